@@ -1,0 +1,304 @@
+"""PhysicsEngine: owns the node arrays and advances the layout one step at a time.
+
+Nodes are kept dense in slots 0..n-1 (removal moves the last node into the hole) and are
+named by their wire ids; a lookup array maps an id's low 30 bits to its slot. Positions
+and velocities are double-buffered: a step reads one pair and writes the other, then
+swaps, so readers between steps (the API, the encoder) always see a whole step.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from visionflow.errors import PhysicsError
+from visionflow.physics import kernels_cpu, reference
+from visionflow.physics.params import SimParams
+from visionflow.swarm.models import ID_MASK
+from visionflow.types import FloatArray, IdArray, Vec3Array
+
+__all__ = ["Backend", "PhysicsEngine", "StepResult"]
+
+StepKernel = Callable[..., float]
+
+
+class Backend(enum.StrEnum):
+    """Which implementation computes a step."""
+
+    CPU = "cpu"
+    REFERENCE = "reference"
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    kinetic_energy: float
+    temperature: float
+    nodes: int
+
+
+class PhysicsEngine:
+    """Force-directed layout of a changing set of nodes."""
+
+    def __init__(
+        self,
+        params: SimParams | None = None,
+        *,
+        backend: Backend | str = Backend.CPU,
+        capacity: int = 1024,
+        seed: int = 0,
+        parallel_threshold: int = 4096,
+    ) -> None:
+        self.params = params or SimParams()
+        self.backend = Backend(backend)
+        self.parallel_threshold = parallel_threshold
+        self._rng = np.random.default_rng(seed)
+        self._n = 0
+        self._capacity = 0
+        self._grow(max(8, capacity))
+        self._slot_of = np.full(1024, -1, dtype=np.int32)
+        self._edge_src = np.empty(0, dtype=np.uint32)
+        self._edge_dst = np.empty(0, dtype=np.uint32)
+        self._edge_weight = np.empty(0, dtype=np.float32)
+        self._csr_dirty = True
+        self._ptr = np.zeros(1, dtype=np.int64)
+        self._nbr = np.empty(0, dtype=np.int32)
+        self._csr_weight = np.empty(0, dtype=np.float32)
+        self._csr_order = np.empty(0, dtype=np.int64)
+        self._csr_keep = np.empty(0, dtype=np.bool_)
+        self.temperature = 1.0
+        self.steps = 0
+        self.kinetic_energy = 0.0
+
+    # ----------------------------------------------------------------- arrays
+    def _grow(self, capacity: int) -> None:
+        def grown(old: npt.NDArray[Any] | None, shape: tuple[int, ...], dtype: Any) -> npt.NDArray[Any]:
+            new = np.zeros(shape, dtype=dtype)
+            if old is not None:
+                new[: self._n] = old[: self._n]
+            return new
+
+        first = self._capacity == 0
+        self._ids: IdArray = grown(None if first else self._ids, (capacity,), np.uint32)
+        self._pos: Vec3Array = grown(None if first else self._pos, (capacity, 3), np.float32)
+        self._vel: Vec3Array = grown(None if first else self._vel, (capacity, 3), np.float32)
+        self._pos_next: Vec3Array = np.zeros((capacity, 3), dtype=np.float32)
+        self._vel_next: Vec3Array = np.zeros((capacity, 3), dtype=np.float32)
+        self._soa: npt.NDArray[np.float32] = np.zeros((3, capacity), dtype=np.float32)
+        self._capacity = capacity
+
+    @property
+    def n(self) -> int:
+        return self._n
+
+    @property
+    def ids(self) -> IdArray:
+        """Wire ids by slot (a view; valid until the next add or remove)."""
+        return self._ids[: self._n]
+
+    @property
+    def positions(self) -> Vec3Array:
+        return self._pos[: self._n]
+
+    @property
+    def velocities(self) -> Vec3Array:
+        return self._vel[: self._n]
+
+    @property
+    def edge_count(self) -> int:
+        return len(self._edge_src)
+
+    def slot(self, node_id: int) -> int:
+        """The slot holding ``node_id``, or -1."""
+        index = node_id & ID_MASK
+        if index >= len(self._slot_of):
+            return -1
+        slot = int(self._slot_of[index])
+        return slot if slot >= 0 and self._ids[slot] == node_id else -1
+
+    def position_of(self, node_id: int) -> tuple[float, float, float] | None:
+        slot = self.slot(node_id)
+        if slot < 0:
+            return None
+        x, y, z = self._pos[slot]
+        return float(x), float(y), float(z)
+
+    # ------------------------------------------------------------ membership
+    def add_nodes(
+        self,
+        ids: npt.ArrayLike,
+        positions: npt.ArrayLike | None = None,
+        *,
+        near: npt.ArrayLike | None = None,
+    ) -> None:
+        """Add nodes; each starts at ``positions``, else near the node named in ``near``, else at random.
+
+        Existing nodes keep their positions; the layout is reheated so newcomers settle in.
+        """
+        new_ids = np.asarray(ids, dtype=np.uint32).reshape(-1)
+        k = len(new_ids)
+        if k == 0:
+            return
+        if len(np.unique(new_ids)) != k:
+            raise PhysicsError("duplicate ids in add_nodes")
+        for node_id in new_ids:
+            if self.slot(int(node_id)) >= 0:
+                raise PhysicsError(f"node {int(node_id)} is already present")
+        if positions is not None:
+            start = np.asarray(positions, dtype=np.float32).reshape(k, 3)
+            if not np.isfinite(start).all():
+                raise PhysicsError("positions must be finite")
+        else:
+            start = self._spawn_positions(k, near)
+        if self._n + k > self._capacity:
+            self._grow(max(self._n + k, 2 * self._capacity))
+        top = int((new_ids & ID_MASK).max())
+        if top >= len(self._slot_of):
+            grown = np.full(max(top + 1, 2 * len(self._slot_of)), -1, dtype=np.int32)
+            grown[: len(self._slot_of)] = self._slot_of
+            self._slot_of = grown
+        slots = np.arange(self._n, self._n + k)
+        self._ids[slots] = new_ids
+        self._pos[slots] = start
+        self._vel[slots] = 0.0
+        self._slot_of[new_ids & ID_MASK] = slots
+        self._n += k
+        self._csr_dirty = True
+        self.reheat()
+
+    def _spawn_positions(self, k: int, near: npt.ArrayLike | None) -> Vec3Array:
+        radius = max(self.params.rest_length, 1.0) * math.cbrt(self._n + k)
+        direction = self._rng.normal(size=(k, 3))
+        direction /= np.maximum(np.linalg.norm(direction, axis=1, keepdims=True), 1e-9)
+        start = direction * (radius * np.cbrt(self._rng.random((k, 1))))
+        if near is not None:
+            anchors = np.asarray(near, dtype=np.int64).reshape(-1)
+            for row, anchor in enumerate(anchors):
+                slot = self.slot(int(anchor)) if anchor >= 0 else -1
+                if slot >= 0:
+                    start[row] = self._pos[slot] + direction[row] * self.params.rest_length
+        return start.astype(np.float32)
+
+    def remove_nodes(self, ids: npt.ArrayLike) -> int:
+        """Remove nodes by id (unknown ids are ignored); returns how many were removed."""
+        removed = 0
+        for node_id in np.asarray(ids, dtype=np.uint32).reshape(-1):
+            slot = self.slot(int(node_id))
+            if slot < 0:
+                continue
+            last = self._n - 1
+            if slot != last:
+                moved = self._ids[last]
+                self._ids[slot] = moved
+                self._pos[slot] = self._pos[last]
+                self._vel[slot] = self._vel[last]
+                self._slot_of[moved & ID_MASK] = slot
+            self._slot_of[node_id & ID_MASK] = -1
+            self._n = last
+            removed += 1
+        if removed:
+            self._csr_dirty = True
+            self.reheat()
+        return removed
+
+    def reheat(self) -> None:
+        self.temperature = max(self.temperature, self.params.reheat_temperature)
+
+    # ------------------------------------------------------------------ edges
+    def set_edges(self, src: npt.ArrayLike, dst: npt.ArrayLike, weights: npt.ArrayLike | None = None) -> None:
+        """Replace the spring list; ends are wire ids, edges to absent nodes are ignored."""
+        s = np.array(src, dtype=np.uint32).reshape(-1)
+        d = np.array(dst, dtype=np.uint32).reshape(-1)
+        if len(s) != len(d):
+            raise PhysicsError("src and dst differ in length")
+        self._edge_src, self._edge_dst = s, d
+        self._edge_weight = np.ones(len(s), dtype=np.float32)
+        self._csr_dirty = True
+        if weights is not None:
+            self.set_edge_weights(weights)
+
+    def set_edge_weights(self, weights: npt.ArrayLike) -> None:
+        """New weights for the edges of the last ``set_edges``, in the same order."""
+        w = np.asarray(weights, dtype=np.float32).reshape(-1)
+        if len(w) != len(self._edge_src):
+            raise PhysicsError(f"expected {len(self._edge_src)} weights, got {len(w)}")
+        if not np.isfinite(w).all():
+            raise PhysicsError("edge weights must be finite")
+        self._edge_weight = w
+        if not self._csr_dirty:
+            both = np.concatenate((w[self._csr_keep], w[self._csr_keep]))
+            self._csr_weight = both[self._csr_order]
+
+    def slots_of(self, ids: IdArray) -> npt.NDArray[np.int32]:
+        """Slot of each id, -1 where absent (vectorised ``slot``)."""
+        index = (ids & ID_MASK).astype(np.int64)
+        inside = index < len(self._slot_of)
+        slots = np.full(len(ids), -1, dtype=np.int32)
+        slots[inside] = self._slot_of[index[inside]]
+        valid = slots >= 0
+        valid[valid] = self._ids[slots[valid]] == ids[valid]
+        slots[~valid] = -1
+        return slots
+
+    def _build_csr(self) -> None:
+        a = self.slots_of(self._edge_src)
+        b = self.slots_of(self._edge_dst)
+        keep = (a >= 0) & (b >= 0) & (a != b)
+        rows = np.concatenate((a[keep], b[keep]))
+        cols = np.concatenate((b[keep], a[keep]))
+        order = np.argsort(rows, kind="stable")
+        self._ptr = np.zeros(self._n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=self._n), out=self._ptr[1:])
+        self._nbr = np.ascontiguousarray(cols[order], dtype=np.int32)
+        w = self._edge_weight[keep]
+        self._csr_weight = np.ascontiguousarray(np.concatenate((w, w))[order], dtype=np.float32)
+        self._csr_order = order
+        self._csr_keep = keep
+        self._csr_dirty = False
+
+    # ------------------------------------------------------------------- step
+    def _kernel(self) -> StepKernel:
+        if self.backend is Backend.REFERENCE:
+            return reference.step
+        if self._n >= self.parallel_threshold:
+            return kernels_cpu.step_parallel  # type: ignore[no-any-return]
+        return kernels_cpu.step_serial  # type: ignore[no-any-return]
+
+    def step(self) -> StepResult:
+        """Advance the layout by one time step."""
+        if self._csr_dirty:
+            self._build_csr()
+        p = self.params
+        n = self._n
+        warm = min(1.0, (self.steps + 1) / p.warmup_steps) if p.warmup_steps else 1.0
+        energy = 0.0
+        if n:
+            energy = self._kernel()(
+                self._pos, self._vel, self._pos_next, self._vel_next, self._soa,
+                self._ptr, self._nbr, self._csr_weight, n,
+                np.float32(p.dt), np.float32(p.repulsion), np.float32(p.softening),
+                np.float32(p.spring_k), np.float32(p.rest_length), np.float32(p.gravity),
+                np.float32(p.damping), np.float32(p.max_force),
+                np.float32(p.max_velocity * self.temperature), np.float32(warm),
+                np.float32(p.bounds_radius),
+            )  # fmt: skip
+            self._pos, self._pos_next = self._pos_next, self._pos
+            self._vel, self._vel_next = self._vel_next, self._vel
+            # Rows past n of the new buffers are stale; keep ids/pos aligned for the next grow.
+        self.steps += 1
+        self.temperature = max(p.min_temperature, self.temperature * p.cooling)
+        self.kinetic_energy = float(energy)
+        return StepResult(self.kinetic_energy, self.temperature, n)
+
+    @property
+    def settled(self) -> bool:
+        """True when the average kinetic energy per node is under ``rest_energy``."""
+        return self._n == 0 or self.kinetic_energy / self._n < self.params.rest_energy
+
+    def edge_weights(self) -> FloatArray:
+        return self._edge_weight

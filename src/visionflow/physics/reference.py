@@ -1,0 +1,78 @@
+"""Plain NumPy implementation of one layout step: the oracle the fast kernels are tested against.
+
+Written for clarity, in float64, with the same formulas and the same special cases as
+``kernels_cpu``; it holds N x N arrays, so keep it to a few thousand nodes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["step"]
+
+
+def step(
+    pos: npt.NDArray[np.float32],
+    vel: npt.NDArray[np.float32],
+    out_pos: npt.NDArray[np.float32],
+    out_vel: npt.NDArray[np.float32],
+    soa: npt.NDArray[np.float32],
+    ptr: npt.NDArray[np.int64],
+    nbr: npt.NDArray[np.int32],
+    weight: npt.NDArray[np.float32],
+    n: int,
+    dt: float,
+    repulsion: float,
+    softening: float,
+    spring_k: float,
+    rest_length: float,
+    gravity: float,
+    damping: float,
+    max_force: float,
+    max_speed: float,
+    warm: float,
+    bounds_radius: float,
+) -> float:
+    """Same contract as ``kernels_cpu.step_serial`` (``soa`` is scratch it does not need)."""
+    p = pos[:n].astype(np.float64)
+    v = vel[:n].astype(np.float64)
+    diff = p[:, None, :] - p[None, :, :]
+    d2 = np.einsum("ijk,ijk->ij", diff, diff)
+    idx = np.arange(n)
+    coincident = d2 < 1e-10
+    np.fill_diagonal(coincident, False)
+    if coincident.any():
+        sign = np.where(idx[:, None] > idx[None, :], 1.0, -1.0)
+        jitter = sign[..., None] * np.array([0.01, 0.007, 0.003])
+        diff = np.where(coincident[..., None], jitter, diff)
+        d2 = np.where(coincident, np.einsum("ijk,ijk->ij", jitter, jitter), d2)
+    r2 = d2 + softening
+    inv = repulsion / (r2 * np.sqrt(r2))
+    np.fill_diagonal(inv, 0.0)
+    force = np.einsum("ij,ijk->ik", inv, diff)
+
+    rows = np.repeat(idx, np.diff(ptr[: n + 1]))
+    cols = nbr[: len(rows)]
+    spring = p[cols] - p[rows]
+    length = np.sqrt(np.einsum("ij,ij->i", spring, spring))
+    safe = length > 1e-6
+    coeff = np.where(safe, spring_k * weight[: len(rows)] * (length - rest_length) / np.where(safe, length, 1), 0)
+    np.add.at(force, rows, spring * coeff[:, None])
+
+    force -= gravity * p
+    if bounds_radius > 0:
+        r = np.linalg.norm(p, axis=1)
+        outside = r > bounds_radius
+        force[outside] -= p[outside] * ((r[outside] - bounds_radius) / r[outside])[:, None]
+
+    magnitude = np.linalg.norm(force, axis=1)
+    too_big = magnitude > max_force
+    force[too_big] *= (max_force / magnitude[too_big])[:, None]
+    v = (v + force * warm * dt) * damping
+    speed = np.linalg.norm(v, axis=1)
+    too_fast = speed > max_speed
+    v[too_fast] *= (max_speed / speed[too_fast])[:, None]
+    out_vel[:n] = v
+    out_pos[:n] = p + v * dt
+    return float(0.5 * np.einsum("ij,ij->", v, v))

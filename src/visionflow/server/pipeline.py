@@ -1,0 +1,332 @@
+"""The 60 Hz loop: source -> swarm -> physics -> encode -> broadcast, each stage timed.
+
+A tick that overruns its period is counted and logged, and the schedule restarts from
+now instead of trying to catch up, so ticks never pile up. Large graphs are stepped in a
+worker thread (the kernels release the GIL) so the HTTP API keeps answering meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from visionflow.observability.logging import log_event
+from visionflow.observability.metrics import Metrics
+from visionflow.physics import PhysicsEngine
+from visionflow.protocol import messages
+from visionflow.protocol.binary import DeltaEncoder
+from visionflow.sources import AgentSource
+from visionflow.stream import Snapshot, StreamHub, TickMessages
+from visionflow.swarm import EventKind, LinkKey, SwarmChanges, SwarmState
+
+__all__ = ["Pipeline", "TickTimes"]
+
+log = logging.getLogger("visionflow.pipeline")
+
+
+@dataclass(slots=True)
+class TickTimes:
+    """Seconds spent in each stage of one tick."""
+
+    source: float = 0.0
+    swarm: float = 0.0
+    physics: float = 0.0
+    encode: float = 0.0
+    broadcast: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.source + self.swarm + self.physics + self.encode + self.broadcast
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "source": self.source,
+            "swarm": self.swarm,
+            "physics": self.physics,
+            "encode": self.encode,
+            "broadcast": self.broadcast,
+            "total": self.total,
+        }
+
+
+@dataclass(slots=True)
+class _PendingMetadata:
+    """Agent and link news not yet sent to clients."""
+
+    upserts: dict[str, None] = field(default_factory=dict)
+    removed: list[int] = field(default_factory=list)
+    links: set[LinkKey] = field(default_factory=set)
+    links_removed: set[LinkKey] = field(default_factory=set)
+    membership: bool = False
+
+    def merge(self, changes: SwarmChanges) -> None:
+        for event in changes.events:
+            if event.kind is EventKind.REMOVED:
+                self.upserts.pop(event.agent_id, None)
+                self.removed.append(event.node_id)
+                self.membership = True
+            else:
+                self.upserts[event.agent_id] = None
+                self.membership |= event.kind is EventKind.ADDED
+        self.links -= changes.links_removed
+        self.links |= changes.links_touched
+        self.links_removed -= changes.links_touched
+        self.links_removed |= changes.links_removed
+
+    def __bool__(self) -> bool:
+        return bool(self.upserts or self.removed or self.links or self.links_removed)
+
+
+class Pipeline:
+    """Runs ticks and serves the state they produce to the API and new clients."""
+
+    def __init__(
+        self,
+        state: SwarmState,
+        source: AgentSource,
+        engine: PhysicsEngine,
+        metrics: Metrics,
+        *,
+        hub: StreamHub | None = None,
+        tick_hz: float = 60.0,
+        delta: DeltaEncoder | None = None,
+        metadata_hz: float = 10.0,
+        physics_thread_threshold: int = 20_000,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.state = state
+        self.source = source
+        self.engine = engine
+        self.metrics = metrics
+        self.hub = hub
+        self.period = 1.0 / tick_hz
+        self.delta = delta or DeltaEncoder()
+        self.metadata_every = max(1, round(tick_hz / metadata_hz))
+        self.physics_thread_threshold = physics_thread_threshold
+        self._clock = clock
+        self._wall = wall_clock
+        self._pending = _PendingMetadata()
+        self._snapshot_cache: tuple[int, int, bytes] | None = None
+        self.seq = 0
+        self.last_times = TickTimes()
+        self.last_tick_at: float | None = None
+        self.overruns = 0
+        self._last_overrun_log = -math.inf
+        self._failures = 0
+        self._last_failure_log = -math.inf
+        self._last_wall: float | None = None
+
+    # ------------------------------------------------------------------ stages
+    def run_source(self, now: float) -> None:
+        dt = self.period if self._last_wall is None else min(1.0, max(0.0, now - self._last_wall))
+        self._last_wall = now
+        self.source.tick(self.state, now, dt)
+
+    def run_swarm(self, now: float) -> SwarmChanges:
+        """Replay membership changes into the engine and refresh spring weights."""
+        changes = self.state.drain()
+        engine = self.engine
+        added: list[int] = []
+        near: list[int] = []
+
+        def flush_added() -> None:
+            if added:
+                engine.add_nodes(np.array(added, dtype=np.uint32), near=np.array(near, dtype=np.int64))
+                added.clear()
+                near.clear()
+
+        removed: list[int] = []
+        for event in changes.events:
+            if event.kind is EventKind.ADDED:
+                if event.node_id in removed:
+                    engine.remove_nodes(removed)
+                    removed.clear()
+                added.append(event.node_id)
+                near.append(-1 if event.parent_node_id is None else event.parent_node_id)
+            elif event.kind is EventKind.REMOVED:
+                flush_added()
+                removed.append(event.node_id)
+        flush_added()
+        if removed:
+            engine.remove_nodes(removed)
+        gone = changes.removed_node_ids()
+        if gone:
+            self.delta.forget(gone)
+        links = self.state.links
+        if changes.links_topology_changed or engine.edge_count != len(links):
+            src, dst = links.endpoints()
+            engine.set_edges(src, dst, links.intensities(now))
+        elif len(links):
+            engine.set_edge_weights(links.intensities(now))
+        self._pending.merge(changes)
+        return changes
+
+    def run_physics(self) -> None:
+        result = self.engine.step()
+        self.metrics.physics_kinetic_energy.set(result.kinetic_energy)
+
+    def run_encode(self, now: float) -> TickMessages:
+        engine = self.engine
+        frame, full = self.delta.next_frame(engine.ids, engine.positions, engine.velocities)
+        text: tuple[bytes, ...] = ()
+        pending = self._pending
+        if pending and (pending.membership or self.seq % self.metadata_every == 0):
+            text = (self._changes_message(pending, now),)
+            self._pending = _PendingMetadata()
+        records = len(frame) // 28
+        return TickMessages(self.seq, text, frame if records or full else None, full, records)
+
+    def _changes_message(self, pending: _PendingMetadata, now: float) -> bytes:
+        agents = self.state.agents
+        links = self.state.links
+        upserts = [agents[a].to_dict() for a in pending.upserts if a in agents]
+        touched = [link.to_dict() for key in pending.links if (link := links.get(key, now)) is not None]
+        return messages.agents_message(
+            self.seq,
+            full=False,
+            agents=upserts,
+            links=touched,
+            removed=pending.removed,
+            links_removed=sorted(pending.links_removed),
+        ).encode()
+
+    def run_broadcast(self, tick: TickMessages) -> None:
+        if self.hub is not None:
+            self.hub.publish(tick)
+
+    # -------------------------------------------------------------------- tick
+    def _timed(self, stage: str, start: float) -> float:
+        end = self._clock()
+        self.metrics.stage[stage].observe(end - start)
+        setattr(self.last_times, stage, end - start)
+        return end
+
+    def _before_physics(self) -> tuple[float, float]:
+        self.seq += 1
+        now = self._wall()
+        t = self._clock()
+        self.run_source(now)
+        t = self._timed("source", t)
+        self.run_swarm(now)
+        return now, self._timed("swarm", t)
+
+    def _after_physics(self, now: float, t: float) -> TickTimes:
+        t = self._timed("physics", t)
+        tick = self.run_encode(now)
+        t = self._timed("encode", t)
+        self.run_broadcast(tick)
+        self._timed("broadcast", t)
+        self._finish()
+        return self.last_times
+
+    async def tick(self) -> TickTimes:
+        """One whole tick; physics runs in a worker thread for large graphs."""
+        now, t = self._before_physics()
+        if self.engine.n >= self.physics_thread_threshold:
+            await asyncio.get_running_loop().run_in_executor(None, self.run_physics)
+        else:
+            self.run_physics()
+        return self._after_physics(now, t)
+
+    def tick_sync(self) -> TickTimes:
+        """One whole tick in the calling thread (benchmarks and tests)."""
+        now, t = self._before_physics()
+        self.run_physics()
+        return self._after_physics(now, t)
+
+    def _finish(self) -> None:
+        total = self.last_times.total
+        self.metrics.stage["total"].observe(total)
+        self.metrics.processing_duration_ms.set(total * 1000.0)
+        self.metrics.ticks.inc()
+        self.last_tick_at = self._clock()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick at ``tick_hz`` until ``stop`` is set."""
+        deadline = self._clock()
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                self.metrics.errors.labels("pipeline").inc()
+                self._failures += 1
+                if self._failures == 1 or self._clock() - self._last_failure_log >= 5.0:
+                    self._last_failure_log = self._clock()
+                    log.exception("tick failed", extra={"event": "tick_failed", "category": "system",
+                                                        "fields": {"failures": self._failures}})  # fmt: skip
+            deadline += self.period
+            now = self._clock()
+            if now > deadline:
+                self._overrun(now - deadline)
+                deadline = now
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=deadline - now)
+            except TimeoutError:
+                pass
+
+    def _overrun(self, late: float) -> None:
+        self.overruns += 1
+        self.metrics.tick_overruns.inc()
+        now = self._clock()
+        if now - self._last_overrun_log >= 5.0:
+            self._last_overrun_log = now
+            log_event(log, "WARN", "tick_overrun", category="performance",
+                      late_ms=round(late * 1000, 3), tick_ms=round(self.last_times.total * 1000, 3),
+                      overruns=self.overruns, nodes=self.engine.n)  # fmt: skip
+
+    # ------------------------------------------------------------------- views
+    def snapshot(self) -> Snapshot:
+        """Metadata and a full frame of the current state, for clients that join or resync."""
+        engine = self.engine
+        cache = self._snapshot_cache
+        if cache is None or cache[0] != self.state.version or cache[1] != self.seq:
+            now = self._wall()
+            text = messages.agents_message(
+                self.seq,
+                full=True,
+                agents=[a.to_dict() for a in self.state.agents.values()],
+                links=[link.to_dict() for link in self.state.links.links(now)],
+                link_decay_s=self.state.links.decay_tau_s,
+            ).encode()
+            self._snapshot_cache = cache = (self.state.version, self.seq, text)
+        frame = self.delta.full_frame(engine.ids, engine.positions, engine.velocities)
+        return Snapshot(self.seq, cache[2], frame, engine.n)
+
+    def agents_data(self, offset: int = 0, limit: int | None = None) -> dict[str, Any]:
+        """The body of ``GET /api/bots/data``: agents with positions, and edges."""
+        now = self._wall()
+        engine = self.engine
+        agents = list(self.state.agents.values())
+        total = len(agents)
+        page = agents[offset : None if limit is None else offset + limit]
+        ids = np.array([a.node_id for a in page], dtype=np.uint32)
+        slots = engine.slots_of(ids)
+        pos = engine.positions
+        vel = engine.velocities
+        out = []
+        for agent, slot in zip(page, slots.tolist(), strict=True):
+            item = agent.to_dict()
+            if slot >= 0:
+                item["position"] = {"x": float(pos[slot, 0]), "y": float(pos[slot, 1]), "z": float(pos[slot, 2])}
+                item["velocity"] = {"x": float(vel[slot, 0]), "y": float(vel[slot, 1]), "z": float(vel[slot, 2])}
+            else:
+                item["position"] = item["velocity"] = None
+            out.append(item)
+        edges = [link.to_dict() for link in self.state.links.links(now)]
+        return {
+            "tick": self.seq,
+            "timestamp": now,
+            "total_agents": total,
+            "offset": offset,
+            "agents": out,
+            "edges": edges,
+            "total_edges": len(edges),
+        }

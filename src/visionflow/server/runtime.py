@@ -1,0 +1,179 @@
+"""Runtime: builds every stage from Settings, starts them in order, and stops them cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from visionflow import __version__
+from visionflow.observability.logging import log_event
+from visionflow.observability.metrics import Metrics
+from visionflow.physics import Backend, PhysicsEngine, SimParams
+from visionflow.protocol.binary import DeltaEncoder
+from visionflow.server.pipeline import Pipeline
+from visionflow.server.settings import Settings
+from visionflow.sources import AgentSource, SimulatedSource
+from visionflow.stream import HubSettings, StreamHub
+from visionflow.swarm import SwarmState
+
+__all__ = ["PhysicsChoice", "Runtime", "resolve_physics"]
+
+log = logging.getLogger("visionflow.server")
+
+STALL_UNHEALTHY_S = 2.0
+"""The loop counts as stuck when no tick finished for this long."""
+
+
+@dataclass(frozen=True, slots=True)
+class PhysicsChoice:
+    requested: str
+    backend: Backend
+    fallback_reason: str | None = None
+
+
+def _cuda_device_present() -> bool:
+    try:
+        from numba import cuda
+    except ImportError:  # pragma: no cover - numba always ships the module
+        return False
+    try:
+        return bool(cuda.is_available())
+    except Exception:
+        return False
+
+
+def resolve_physics(requested: str) -> PhysicsChoice:
+    """Map the ``--physics`` choice to a backend that can run here.
+
+    ``cuda`` without a usable device falls back to the CPU with a reason instead of failing.
+    """
+    if requested == "reference":
+        return PhysicsChoice(requested, Backend.REFERENCE)
+    if requested == "cpu":
+        return PhysicsChoice(requested, Backend.CPU)
+    has_gpu = _cuda_device_present()
+    if requested == "cuda":
+        reason = "CUDA kernels are not built into this engine" if has_gpu else "no CUDA device is available"
+        return PhysicsChoice(requested, Backend.CPU, reason)
+    return PhysicsChoice(requested, Backend.CPU)
+
+
+class Runtime:
+    """All stages of one server process."""
+
+    def __init__(self, settings: Settings, *, metrics: Metrics | None = None, source: AgentSource | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.state = SwarmState()
+        self.source: AgentSource = source or SimulatedSource(settings.agents, seed=settings.seed)
+        self.physics = resolve_physics(settings.physics)
+        self.engine = PhysicsEngine(SimParams(), backend=self.physics.backend, seed=settings.seed)
+        self.pipeline = Pipeline(
+            self.state,
+            self.source,
+            self.engine,
+            self.metrics,
+            tick_hz=settings.tick_hz,
+            delta=DeltaEncoder(threshold=settings.delta_threshold, full_every=settings.full_frame_every),
+            metadata_hz=settings.metadata_hz,
+            physics_thread_threshold=settings.physics_thread_threshold,
+        )
+        self.hub = StreamHub(
+            HubSettings(
+                host=settings.host,
+                port=settings.ws_port,
+                path=settings.ws_path,
+                max_connections=settings.max_connections,
+                max_buffer_bytes=settings.max_buffer_bytes,
+                stall_timeout_s=settings.stall_timeout_s,
+                compression=settings.compression,
+            ),
+            self.metrics,
+            self.pipeline.snapshot,
+        )
+        self.pipeline.hub = self.hub
+        self.started_at = time.monotonic()
+        self._stop = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self.metrics.read_at_scrape(self.metrics.active_agents, lambda: len(self.state))
+        self.metrics.read_at_scrape(self.metrics.websocket_connections, lambda: self.hub.client_count)
+
+    async def start(self) -> None:
+        if self.physics.fallback_reason:
+            log_event(log, "WARN", "physics_fallback", category="system",
+                      requested=self.physics.requested, backend=self.physics.backend.value,
+                      reason=self.physics.fallback_reason)  # fmt: skip
+        await self.source.start(self.state, time.time())
+        self.pipeline.run_swarm(time.time())
+        self._warm_up_kernels()
+        await self.hub.start()
+        self._loop_task = asyncio.create_task(self.pipeline.run(self._stop), name="visionflow-pipeline")
+        log_event(log, "INFO", "pipeline_started", category="system", agents=len(self.state),
+                  backend=self.physics.backend.value, tick_hz=self.settings.tick_hz)  # fmt: skip
+
+    def _warm_up_kernels(self) -> None:
+        """Compile the kernels before the first real tick, so it does not overrun by seconds."""
+        probe = PhysicsEngine(self.engine.params, backend=self.physics.backend)
+        probe.add_nodes(np.array([1, 2], dtype=np.uint32))
+        probe.set_edges([1], [2], [1.0])
+        probe.step()
+        probe.parallel_threshold = 0
+        probe.step()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._loop_task is not None:
+            await self._loop_task
+        await self.hub.stop()
+        await self.source.stop()
+        log_event(log, "INFO", "pipeline_stopped", category="system", ticks=self.pipeline.seq)
+
+    @property
+    def uptime_s(self) -> float:
+        return time.monotonic() - self.started_at
+
+    def health(self) -> dict[str, Any]:
+        """The body of ``GET /api/health``."""
+        now = time.monotonic()
+        last = self.pipeline.last_tick_at
+        loop_age = None if last is None else now - last
+        ticking = loop_age is not None and loop_age < STALL_UNHEALTHY_S
+        engine = self.engine
+        finite = bool(np.isfinite(engine.positions).all())
+        source_status = self.source.status()
+        physics = {
+            "status": "ok" if finite and not self.physics.fallback_reason else "degraded" if finite else "error",
+            "backend": self.physics.backend.value,
+            "requested": self.physics.requested,
+            "fallback": self.physics.fallback_reason is not None,
+            "fallback_reason": self.physics.fallback_reason,
+            "nodes": engine.n,
+            "edges": engine.edge_count,
+            "kinetic_energy": round(engine.kinetic_energy, 6),
+            "settled": engine.settled,
+            "tick_ms": round(self.pipeline.last_times.total * 1000.0, 4),
+            "tick_hz": self.settings.tick_hz,
+            "overruns": self.pipeline.overruns,
+        }
+        source = {"status": "ok" if source_status.connected else "error", **source_status.to_dict(time.time())}
+        stream = {"status": "ok" if self.hub.bound_port else "error", "clients": self.hub.client_count,
+                  "port": self.hub.bound_port, "path": self.settings.ws_path}  # fmt: skip
+        components = {"physics": physics, "source": source, "store": {"status": "disabled"}, "stream": stream}
+        if not ticking or physics["status"] == "error" or stream["status"] == "error":
+            status = "unhealthy"
+        elif any(c["status"] not in ("ok", "disabled") for c in components.values()):
+            status = "degraded"
+        else:
+            status = "healthy"
+        return {
+            "status": status,
+            "version": __version__,
+            "uptime_s": round(self.uptime_s, 3),
+            "loop_age_s": None if loop_age is None else round(loop_age, 4),
+            "components": components,
+        }

@@ -1,0 +1,120 @@
+"""Settings: command-line flags, then ``VISIONFLOW_*`` environment variables, then a YAML file.
+
+``GPU_ACCELERATION=true`` asks for CUDA physics unless ``physics`` is set explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from visionflow.errors import ConfigError
+
+__all__ = ["PhysicsChoice", "Settings", "load_settings"]
+
+PhysicsChoice = Literal["auto", "cpu", "cuda", "reference"]
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the YAML file named by ``VISIONFLOW_CONFIG`` (or ``--config``)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self._data: dict[str, Any] = {}
+        if path is not None:
+            try:
+                loaded = yaml.safe_load(path.read_text()) or {}
+            except OSError as exc:
+                raise ConfigError("config", f"cannot read {path}: {exc.strerror}") from None
+            except yaml.YAMLError as exc:
+                raise ConfigError("config", f"{path} is not valid YAML: {exc}") from None
+            if not isinstance(loaded, dict):
+                raise ConfigError("config", f"{path} must hold a mapping of settings")
+            self._data = {str(k).replace("-", "_"): v for k, v in loaded.items()}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class Settings(BaseSettings):
+    """Everything ``visionflow serve`` can be told."""
+
+    model_config = SettingsConfigDict(env_prefix="VISIONFLOW_", extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=0, le=65535)
+    ws_port: int = Field(3002, ge=0, le=65535)
+    ws_path: str = "/ws"
+    source: Literal["simulated"] = "simulated"
+    agents: int = Field(200, ge=1, le=100_000)
+    seed: int = Field(0, ge=0)
+    tick_hz: float = Field(60.0, gt=0, le=1000)
+    physics: PhysicsChoice = "auto"
+    physics_thread_threshold: int = Field(20_000, ge=0)
+    delta_threshold: float = Field(0.01, ge=0)
+    full_frame_every: int = Field(60, ge=1)
+    metadata_hz: float = Field(10.0, gt=0, le=1000)
+    max_connections: int = Field(1000, ge=1)
+    max_buffer_bytes: int = Field(1 << 20, ge=1024)
+    stall_timeout_s: float = Field(10.0, gt=0)
+    compression: bool = False
+    log: str = "info"
+
+    @field_validator("ws_path")
+    @classmethod
+    def _path_starts_with_slash(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = os.environ.get("VISIONFLOW_CONFIG")
+        return init_settings, env_settings, _YamlSource(settings_cls, Path(path) if path else None)
+
+
+def _truthy(value: str | None) -> bool:
+    return value is not None and value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def load_settings(flags: dict[str, Any] | None = None, config: Path | None = None) -> Settings:
+    """Build settings from flags (None values ignored), the environment and ``config``.
+
+    Raises ``ConfigError`` naming the first bad setting.
+    """
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    if "physics" not in given and "VISIONFLOW_PHYSICS" not in os.environ and _truthy(
+        os.environ.get("GPU_ACCELERATION")
+    ):
+        given["physics"] = "cuda"
+    previous = os.environ.get("VISIONFLOW_CONFIG")
+    try:
+        if config is not None:
+            os.environ["VISIONFLOW_CONFIG"] = str(config)
+        return Settings(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ConfigError(name, first["msg"]) from None
+    finally:
+        if config is not None:
+            if previous is None:
+                os.environ.pop("VISIONFLOW_CONFIG", None)
+            else:
+                os.environ["VISIONFLOW_CONFIG"] = previous

@@ -1,0 +1,270 @@
+"""The binary WebSocket hub: one encode per tick, the same bytes to every client.
+
+A dedicated ``websockets`` listener in the server's event loop. Each tick the pipeline
+hands over the tick's messages once; the hub writes them to every client whose socket is
+keeping up. A client whose write buffer is over the limit gets nothing (frames are
+dropped, never queued) and is marked out of sync; once it drains it receives a fresh
+snapshot and full frame, and if it stays stalled past ``stall_timeout_s`` it is closed.
+
+Client lifecycle:  SYNCING --snapshot sent--> STREAMING --buffer full--> STALLED
+                   STALLED --drained--> SYNCING;  any --closed/timeout--> CLOSED
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from visionflow.errors import FrameError
+from visionflow.observability.logging import log_event
+from visionflow.observability.metrics import Metrics
+from visionflow.protocol import messages
+
+__all__ = ["Client", "ClientState", "CloseCode", "HubSettings", "Snapshot", "StreamHub", "TickMessages"]
+
+log = logging.getLogger("visionflow.stream")
+
+
+class CloseCode(enum.IntEnum):
+    GOING_AWAY = 1001
+    POLICY = 1008
+    TRY_AGAIN_LATER = 1013
+
+
+class ClientState(enum.Enum):
+    SYNCING = "syncing"
+    STREAMING = "streaming"
+    STALLED = "stalled"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class HubSettings:
+    host: str = "127.0.0.1"
+    port: int = 3002
+    path: str = "/ws"
+    max_connections: int = 1000
+    max_buffer_bytes: int = 1 << 20
+    """A client with more than this waiting in its write buffer gets no new frames."""
+    stall_timeout_s: float = 10.0
+    """A client stalled this long is disconnected."""
+    compression: bool = False
+    """Per-message deflate; off by default because every client's copy is compressed separately."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything a client needs to start from nothing: agent metadata and a full frame."""
+
+    seq: int
+    agents_json: bytes
+    frame: bytes
+    records: int
+
+
+@dataclass(frozen=True, slots=True)
+class TickMessages:
+    """What one tick sends, encoded once: optional JSON text, then the binary frame."""
+
+    seq: int
+    text: tuple[bytes, ...]
+    frame: bytes | None
+    full: bool
+    records: int
+
+
+@dataclass(slots=True, eq=False)
+class Client:
+    connection: ServerConnection
+    remote: str
+    connected_at: float
+    state: ClientState = ClientState.SYNCING
+    stalled_since: float | None = None
+    frames_sent: int = 0
+    frames_dropped: int = 0
+    close_reason: str = "client_closed"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def buffered(self) -> int:
+        transport = self.connection.transport
+        return 0 if transport is None or transport.is_closing() else transport.get_write_buffer_size()
+
+
+class StreamHub:
+    """Fans the tick's messages out to every WebSocket client."""
+
+    def __init__(
+        self,
+        settings: HubSettings,
+        metrics: Metrics,
+        snapshot: Callable[[], Snapshot],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self._snapshot = snapshot
+        self._clock = clock
+        self._clients: dict[ServerConnection, Client] = {}
+        self._server: Server | None = None
+        self._sent_at: OrderedDict[int, float] = OrderedDict()
+        self.bound_port: int | None = None
+
+    # -------------------------------------------------------------- lifecycle
+    async def start(self) -> None:
+        self._server = await serve(
+            self._handle,
+            self.settings.host,
+            self.settings.port,
+            compression="deflate" if self.settings.compression else None,
+            max_size=messages.MAX_CLIENT_MESSAGE_BYTES,
+            process_request=self._check_path,
+            ping_interval=20,
+            ping_timeout=20,
+            close_timeout=2,
+        )
+        sockets = list(self._server.sockets)
+        self.bound_port = sockets[0].getsockname()[1] if sockets else self.settings.port
+        log_event(log, "INFO", "stream_listening", category="system",
+                  host=self.settings.host, port=self.bound_port, path=self.settings.path)  # fmt: skip
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        for client in list(self._clients.values()):
+            client.close_reason = "server_shutdown"
+        self._server.close(close_connections=True)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._server.wait_closed(), timeout=5)
+        self._server = None
+
+    def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.path.split("?", 1)[0] != self.settings.path:
+            return connection.respond(404, f"no WebSocket at {request.path}; use {self.settings.path}\n")
+        return None
+
+    # ---------------------------------------------------------------- clients
+    @property
+    def client_count(self) -> int:
+        return len(self._clients)
+
+    def clients(self) -> list[Client]:
+        return list(self._clients.values())
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        remote = str(connection.remote_address)
+        if len(self._clients) >= self.settings.max_connections:
+            self.metrics.websocket_disconnections.inc(1, "server_full")
+            log_event(log, "WARN", "connection_refused_full", category="performance",
+                      remote=remote, limit=self.settings.max_connections)  # fmt: skip
+            await connection.close(CloseCode.TRY_AGAIN_LATER, "server full")
+            return
+        client = Client(connection, remote, self._clock())
+        self._clients[connection] = client
+        self._sync([client])
+        log_event(log, "DEBUG", "client_connected", remote=remote, clients=len(self._clients))
+        try:
+            async for raw in connection:
+                self._on_message(client, raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            client.state = ClientState.CLOSED
+            self._clients.pop(connection, None)
+            self.metrics.websocket_disconnections.inc(1, client.close_reason)
+            log_event(log, "DEBUG", "client_disconnected", remote=remote,
+                      reason=client.close_reason, dropped=client.frames_dropped)  # fmt: skip
+
+    def _on_message(self, client: Client, raw: str | bytes) -> None:
+        try:
+            message = messages.parse_client_message(raw)
+        except FrameError as exc:
+            self.metrics.errors.labels("stream").inc()
+            self._send_now(client, messages.error("bad_message", str(exc)).encode())
+            return
+        if message["type"] == "ping":
+            seq = message.get("seq")
+            if isinstance(seq, int) and not isinstance(seq, bool):
+                sent = self._sent_at.get(seq)
+                if sent is not None:
+                    self.metrics.websocket_latency.observe((self._clock() - sent) * 1000.0)
+            self._send_now(client, messages.dumps({"type": "pong", "seq": seq, "t": message.get("t")}).encode())
+        else:
+            self._send_now(client, messages.error("unknown_type", f"unknown message type {message['type']!r}").encode())
+
+    def _send_now(self, client: Client, text: bytes) -> None:
+        if client.buffered() <= self.settings.max_buffer_bytes:
+            broadcast([client.connection], text, text=True)
+
+    def _sync(self, clients: list[Client]) -> None:
+        """Send a snapshot and a full frame to ``clients``, built once for all of them."""
+        snap = self._snapshot()
+        conns = [c.connection for c in clients]
+        broadcast(conns, snap.agents_json, text=True)
+        broadcast(conns, messages.frame_marker(snap.seq, snap.records, full=True).encode(), text=True)
+        broadcast(conns, snap.frame)
+        for client in clients:
+            client.state = ClientState.STREAMING
+            client.frames_sent += 1
+        self.metrics.binary_bytes_transmitted.inc(len(snap.frame) * len(clients))
+        self.metrics.frames_sent.inc(len(clients))
+
+    # -------------------------------------------------------------- broadcast
+    def publish(self, tick: TickMessages) -> None:
+        """Write one tick's messages to every client that is keeping up."""
+        now = self._clock()
+        self._sent_at[tick.seq] = now
+        while len(self._sent_at) > 600:
+            self._sent_at.popitem(last=False)
+        ready: list[ServerConnection] = []
+        resync: list[Client] = []
+        for client in list(self._clients.values()):
+            if client.state is ClientState.CLOSED:
+                continue
+            if client.buffered() > self.settings.max_buffer_bytes:
+                self._drop(client, now)
+            elif client.state is ClientState.STREAMING:
+                ready.append(client.connection)
+                client.frames_sent += 1
+            else:
+                client.stalled_since = None
+                resync.append(client)
+        for text in tick.text:
+            broadcast(ready, text, text=True)
+        if tick.frame is not None and ready:
+            if tick.full:
+                broadcast(ready, messages.frame_marker(tick.seq, tick.records, full=True).encode(), text=True)
+            broadcast(ready, tick.frame)
+            self.metrics.binary_bytes_transmitted.inc(len(tick.frame) * len(ready))
+            self.metrics.frames_sent.inc(len(ready))
+        if resync:
+            self._sync(resync)
+
+    def _drop(self, client: Client, now: float) -> None:
+        client.frames_dropped += 1
+        self.metrics.frames_dropped.inc()
+        if client.state is not ClientState.STALLED:
+            client.state = ClientState.STALLED
+            client.stalled_since = now
+            log_event(log, "WARN", "client_stalled", category="performance",
+                      remote=client.remote, buffered=client.buffered())  # fmt: skip
+        elif client.stalled_since is not None and now - client.stalled_since > self.settings.stall_timeout_s:
+            client.close_reason = "stalled"
+            client.state = ClientState.CLOSED
+            log_event(log, "WARN", "client_disconnected_stalled", category="performance",
+                      remote=client.remote, stalled_s=round(now - client.stalled_since, 2))  # fmt: skip
+            # A stalled peer will not complete a closing handshake: drop the TCP connection.
+            transport = client.connection.transport
+            if transport is not None:
+                transport.abort()

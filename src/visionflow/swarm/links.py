@@ -1,0 +1,200 @@
+"""The live table of communication links, kept as arrays so the 60 Hz loop can read it whole.
+
+Intensity rises with every message and decays exponentially with silence. It is stored as
+the value at the last message plus that message's time, so decay costs nothing until
+someone reads it, and reading every link is one vectorised expression.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from visionflow.swarm.models import Link
+
+__all__ = ["LinkKey", "LinkTable"]
+
+LinkKey = tuple[str, str]
+"""An unordered pair of agent ids, smaller id first."""
+
+
+def link_key(a: str, b: str) -> LinkKey:
+    return (a, b) if a <= b else (b, a)
+
+
+class LinkTable:
+    """Links between agents, one row each, removed by moving the last row into the hole."""
+
+    def __init__(
+        self,
+        *,
+        decay_tau_s: float = 20.0,
+        gain: float = 0.3,
+        min_intensity: float = 0.02,
+        capacity: int = 256,
+    ) -> None:
+        if decay_tau_s <= 0:
+            raise ValueError("decay_tau_s must be positive")
+        if not 0 < gain <= 1:
+            raise ValueError("gain must be in (0, 1]")
+        self.decay_tau_s = decay_tau_s
+        self.gain = gain
+        self.min_intensity = min_intensity
+        self._n = 0
+        self._alloc(max(16, capacity))
+        self._source: list[str] = []
+        self._target: list[str] = []
+        self._row: dict[LinkKey, int] = {}
+        self._by_agent: dict[str, set[LinkKey]] = {}
+        self.topology_version = 0
+        """Bumped whenever a link is added or removed; weights change without bumping it."""
+
+    def _alloc(self, capacity: int) -> None:
+        def grow(old: npt.NDArray[np.generic] | None, dtype: type[np.generic]) -> npt.NDArray[np.generic]:
+            new = np.zeros(capacity, dtype=dtype)
+            if old is not None:
+                new[: self._n] = old[: self._n]
+            return new
+
+        first = not hasattr(self, "_src_node")
+        self._src_node = grow(None if first else self._src_node, np.uint32)
+        self._dst_node = grow(None if first else self._dst_node, np.uint32)
+        self._intensity = grow(None if first else self._intensity, np.float32)
+        self._last_at = grow(None if first else self._last_at, np.float64)
+        self._count = grow(None if first else self._count, np.int64)
+        self._bytes = grow(None if first else self._bytes, np.int64)
+        self._inferred = grow(None if first else self._inferred, np.bool_)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._row
+
+    def record_message(
+        self,
+        sender: str,
+        receiver: str,
+        sender_node: int,
+        receiver_node: int,
+        now: float,
+        nbytes: int = 0,
+        *,
+        inferred: bool = False,
+    ) -> bool:
+        """Count one message; returns True when it created the link."""
+        key = link_key(sender, receiver)
+        row = self._row.get(key)
+        if row is None:
+            if self._n == len(self._src_node):
+                self._alloc(2 * self._n)
+            row = self._n
+            self._n += 1
+            self._row[key] = row
+            self._source.append(sender)
+            self._target.append(receiver)
+            self._src_node[row] = sender_node
+            self._dst_node[row] = receiver_node
+            self._intensity[row] = self.gain
+            self._count[row] = 1
+            self._bytes[row] = nbytes
+            self._last_at[row] = now
+            self._inferred[row] = inferred
+            self._by_agent.setdefault(sender, set()).add(key)
+            self._by_agent.setdefault(receiver, set()).add(key)
+            self.topology_version += 1
+            return True
+        current = self._decayed(row, now)
+        self._intensity[row] = current + (1.0 - current) * self.gain
+        self._last_at[row] = now
+        self._count[row] += 1
+        self._bytes[row] += nbytes
+        if not inferred:
+            self._inferred[row] = False
+        return False
+
+    def _decayed(self, row: int, now: float) -> float:
+        age = max(0.0, now - float(self._last_at[row]))
+        return float(self._intensity[row]) * math.exp(-age / self.decay_tau_s)
+
+    def remove(self, key: LinkKey) -> bool:
+        row = self._row.pop(key, None)
+        if row is None:
+            return False
+        for agent in key:
+            keys = self._by_agent.get(agent)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_agent[agent]
+        last = self._n - 1
+        if row != last:
+            for arr in (
+                self._src_node,
+                self._dst_node,
+                self._intensity,
+                self._last_at,
+                self._count,
+                self._bytes,
+                self._inferred,
+            ):
+                arr[row] = arr[last]
+            self._source[row] = self._source[last]
+            self._target[row] = self._target[last]
+            self._row[link_key(self._source[row], self._target[row])] = row
+        self._source.pop()
+        self._target.pop()
+        self._n = last
+        self.topology_version += 1
+        return True
+
+    def remove_agent(self, agent_id: str) -> list[LinkKey]:
+        """Drop every link touching ``agent_id``; returns the keys removed."""
+        keys = list(self._by_agent.get(agent_id, ()))
+        for key in keys:
+            self.remove(key)
+        return keys
+
+    def intensities(self, now: float) -> npt.NDArray[np.float32]:
+        """Every link's intensity at ``now``, in row order."""
+        n = self._n
+        age = np.maximum(now - self._last_at[:n], 0.0)
+        decayed = self._intensity[:n] * np.exp(-age / self.decay_tau_s)
+        return decayed.astype(np.float32, copy=False)
+
+    def prune(self, now: float) -> list[LinkKey]:
+        """Remove links whose intensity decayed below ``min_intensity``."""
+        weak = np.flatnonzero(self.intensities(now) < self.min_intensity)
+        keys = [link_key(self._source[int(r)], self._target[int(r)]) for r in weak]
+        for key in keys:
+            self.remove(key)
+        return keys
+
+    def endpoints(self) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+        """Source and target node ids of every row (views; copy before keeping)."""
+        return self._src_node[: self._n], self._dst_node[: self._n]
+
+    def get(self, key: LinkKey, now: float) -> Link | None:
+        row = self._row.get(key)
+        return None if row is None else self._link(row, now)
+
+    def _link(self, row: int, now: float) -> Link:
+        return Link(
+            source=self._source[row],
+            target=self._target[row],
+            source_node=int(self._src_node[row]),
+            target_node=int(self._dst_node[row]),
+            intensity=self._decayed(row, now),
+            message_count=int(self._count[row]),
+            bytes=int(self._bytes[row]),
+            last_message_at=float(self._last_at[row]),
+            inferred=bool(self._inferred[row]),
+        )
+
+    def links(self, now: float) -> list[Link]:
+        return [self._link(row, now) for row in range(self._n)]
+
+    def keys_of(self, agent_id: str) -> set[LinkKey]:
+        return set(self._by_agent.get(agent_id, ()))

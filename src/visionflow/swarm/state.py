@@ -1,0 +1,194 @@
+"""SwarmState: the one live model every source writes into and every stage reads from.
+
+It owns the agent-id -> node-id mapping (stable for an agent's whole life, reused after it
+leaves) and records what changed since the last ``drain()``, in order, so the loop can
+replay additions and removals into the physics engine and tell clients only the news.
+"""
+
+from __future__ import annotations
+
+import enum
+import heapq
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from visionflow.swarm.links import LinkKey, LinkTable
+from visionflow.swarm.models import ID_MASK, Agent, agent_node_id, node_index
+
+__all__ = ["EventKind", "SwarmChanges", "SwarmEvent", "SwarmState"]
+
+
+class EventKind(enum.Enum):
+    ADDED = "added"
+    REMOVED = "removed"
+    UPDATED = "updated"
+
+
+@dataclass(frozen=True, slots=True)
+class SwarmEvent:
+    kind: EventKind
+    agent_id: str
+    node_id: int
+    parent_node_id: int | None = None
+
+
+@dataclass(slots=True)
+class SwarmChanges:
+    """Everything that happened since the previous drain, in order."""
+
+    events: list[SwarmEvent] = field(default_factory=list)
+    links_touched: set[LinkKey] = field(default_factory=set)
+    links_removed: set[LinkKey] = field(default_factory=set)
+    links_topology_changed: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.links_touched or self.links_removed)
+
+    def upserted_ids(self, state: SwarmState) -> list[str]:
+        """Agents added or updated that are still present, each once."""
+        seen: dict[str, None] = {}
+        for event in self.events:
+            if event.kind is not EventKind.REMOVED and event.agent_id in state.agents:
+                seen[event.agent_id] = None
+        return list(seen)
+
+    def removed_node_ids(self) -> list[int]:
+        return [e.node_id for e in self.events if e.kind is EventKind.REMOVED]
+
+
+SwarmListener = Callable[[SwarmEvent], None]
+
+
+class SwarmState:
+    """Agents, links and the change log between drains."""
+
+    def __init__(self, links: LinkTable | None = None) -> None:
+        self.agents: dict[str, Agent] = {}
+        self.links = links if links is not None else LinkTable()
+        self._by_index: dict[int, Agent] = {}
+        self._free: list[int] = []
+        self._next_index = 0
+        self._changes = SwarmChanges()
+        self._link_topology_seen = self.links.topology_version
+        self._listeners: list[SwarmListener] = []
+        self.version = 0
+        """Bumped on every change, so readers can tell whether to rebuild a view."""
+
+    def __len__(self) -> int:
+        return len(self.agents)
+
+    def __iter__(self) -> Iterator[Agent]:
+        return iter(self.agents.values())
+
+    def __contains__(self, agent_id: object) -> bool:
+        return agent_id in self.agents
+
+    def subscribe(self, listener: SwarmListener) -> Callable[[], None]:
+        """Call ``listener`` on every event; returns the function that unsubscribes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _emit(self, event: SwarmEvent) -> None:
+        self.version += 1
+        self._changes.events.append(event)
+        for listener in self._listeners:
+            listener(event)
+
+    def _allocate_index(self) -> int:
+        if self._free:
+            return heapq.heappop(self._free)
+        if self._next_index > ID_MASK:
+            raise OverflowError("more than 2**30 live agents")
+        index = self._next_index
+        self._next_index += 1
+        return index
+
+    def add(self, agent: Agent) -> Agent:
+        """Add a new agent, giving it a node id; an existing id is updated instead."""
+        existing = self.agents.get(agent.id)
+        if existing is not None:
+            self._copy_fields(agent, existing)
+            self.touch(existing)
+            return existing
+        index = self._allocate_index()
+        agent.node_id = agent_node_id(index)
+        self.agents[agent.id] = agent
+        self._by_index[index] = agent
+        parent = self.agents.get(agent.parent_id) if agent.parent_id else None
+        self._emit(
+            SwarmEvent(EventKind.ADDED, agent.id, agent.node_id, parent.node_id if parent else None)
+        )
+        return agent
+
+    @staticmethod
+    def _copy_fields(source: Agent, target: Agent) -> None:
+        node_id = target.node_id
+        for name in Agent.__slots__:
+            setattr(target, name, getattr(source, name))
+        target.node_id = node_id
+
+    def update(self, agent_id: str, **fields: Any) -> Agent:
+        """Change some of an agent's fields and record that it changed."""
+        agent = self.agents[agent_id]
+        for name, value in fields.items():
+            if name in ("id", "node_id"):
+                raise ValueError(f"{name} cannot be changed")
+            setattr(agent, name, value)
+        self.touch(agent)
+        return agent
+
+    def touch(self, agent: Agent) -> None:
+        """Record that ``agent`` was changed in place."""
+        self._emit(SwarmEvent(EventKind.UPDATED, agent.id, agent.node_id))
+
+    def remove(self, agent_id: str) -> Agent | None:
+        agent = self.agents.pop(agent_id, None)
+        if agent is None:
+            return None
+        index = node_index(agent.node_id)
+        del self._by_index[index]
+        heapq.heappush(self._free, index)
+        removed = self.links.remove_agent(agent_id)
+        self._changes.links_removed.update(removed)
+        self._changes.links_touched.difference_update(removed)
+        self._emit(SwarmEvent(EventKind.REMOVED, agent_id, agent.node_id))
+        return agent
+
+    def get(self, agent_id: str) -> Agent | None:
+        return self.agents.get(agent_id)
+
+    def by_node_id(self, node_id: int) -> Agent | None:
+        agent = self._by_index.get(node_index(node_id))
+        return agent if agent is not None and agent.node_id == node_id else None
+
+    def record_message(
+        self, sender: str, receiver: str, now: float, nbytes: int = 0, *, inferred: bool = False
+    ) -> bool:
+        """Count a message between two live agents; False if either is unknown or they are the same."""
+        a = self.agents.get(sender)
+        b = self.agents.get(receiver)
+        if a is None or b is None or a is b:
+            return False
+        self.links.record_message(sender, receiver, a.node_id, b.node_id, now, nbytes, inferred=inferred)
+        key = (sender, receiver) if sender <= receiver else (receiver, sender)
+        self._changes.links_touched.add(key)
+        self._changes.links_removed.discard(key)
+        self.version += 1
+        return True
+
+    def prune_links(self, now: float) -> int:
+        removed = self.links.prune(now)
+        if removed:
+            self._changes.links_removed.update(removed)
+            self._changes.links_touched.difference_update(removed)
+            self.version += 1
+        return len(removed)
+
+    def drain(self) -> SwarmChanges:
+        """Hand over the changes recorded since the last call and start a new log."""
+        changes = self._changes
+        changes.links_topology_changed = self.links.topology_version != self._link_topology_seen
+        self._link_topology_seen = self.links.topology_version
+        self._changes = SwarmChanges()
+        return changes

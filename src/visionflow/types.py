@@ -1,0 +1,22 @@
+"""Array aliases shared by the stages, so signatures say what shape and dtype they expect."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["FloatArray", "IdArray", "IndexArray", "Vec3Array"]
+
+Vec3Array: TypeAlias = npt.NDArray[np.float32]
+"""Positions or velocities: shape (N, 3), float32, C-contiguous."""
+
+FloatArray: TypeAlias = npt.NDArray[np.float32]
+"""One float32 per node or per edge."""
+
+IdArray: TypeAlias = npt.NDArray[np.uint32]
+"""Wire node ids (flag bits included), one per node."""
+
+IndexArray: TypeAlias = npt.NDArray[np.int32]
+"""Dense indices into the engine's arrays."""
