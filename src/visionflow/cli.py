@@ -68,7 +68,9 @@ def serve(
     tick_hz: Annotated[float | None, typer.Option(help="Ticks per second of the physics and stream loop.")] = None,
     physics: Annotated[PhysicsFlag | None, typer.Option(help="Physics backend.")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML file of settings.", envvar="VISIONFLOW_CONFIG")] = None,
-    log_level: Annotated[str | None, typer.Option(help="Log level, e.g. info or 'info,visionflow.stream=debug'.")] = None,
+    log_level: Annotated[
+        str | None, typer.Option(help="Log level, e.g. info or 'info,visionflow.stream=debug'.")
+    ] = None,
 ) -> None:
     """Run the server: simulated swarm, CPU physics, HTTP API and binary stream."""
     from visionflow.observability.logging import configure

@@ -5,7 +5,7 @@
     ├── FrameError             a binary frame fails validation (length, finiteness, bounds)
     ├── PhysicsError           the engine was handed inconsistent arrays
     ├── SourceError            an agent source failed to deliver (connection, malformed data)
-    └── StreamClosed           a WebSocket client went away; carries the close code
+    └── StreamClosedError           a WebSocket client went away; carries the close code
 
 Every error that reaches an HTTP client becomes a 4xx with a JSON body naming the field.
 """
@@ -17,7 +17,7 @@ __all__ = [
     "FrameError",
     "PhysicsError",
     "SourceError",
-    "StreamClosed",
+    "StreamClosedError",
     "VisionFlowError",
 ]
 
@@ -47,7 +47,7 @@ class SourceError(VisionFlowError):
     """An agent source could not deliver data."""
 
 
-class StreamClosed(VisionFlowError):
+class StreamClosedError(VisionFlowError):
     """A WebSocket client disconnected or was disconnected; ``code`` is the close code."""
 
     def __init__(self, code: int, reason: str = "") -> None:

@@ -48,7 +48,11 @@ class MonotonicCounter(Collector):
     """A counter exposed under its exact name as an untyped series (see the module docstring)."""
 
     def __init__(
-        self, name: str, documentation: str, labelnames: Sequence[str] = (), registry: CollectorRegistry | None = None
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Sequence[str] = (),
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.name = name
         self.documentation = documentation
@@ -105,7 +109,9 @@ class Metrics:
         )
         self.stage = {stage: self.processing_duration.labels(stage) for stage in STAGES}
         self.processing_duration_ms = Gauge(
-            "visionflow_processing_duration_ms", "Duration of the last whole tick in milliseconds.", registry=r
+            "visionflow_processing_duration_ms",
+            "Duration of the last whole tick in milliseconds.",
+            registry=r,
         )
         self.binary_bytes_transmitted = MonotonicCounter(
             "visionflow_binary_bytes_transmitted",
@@ -128,9 +134,7 @@ class Metrics:
         self.frames_dropped = Counter(
             "visionflow_frames_dropped", "Frames not sent to a client because it was not reading.", registry=r
         )
-        self.frames_sent = Counter(
-            "visionflow_frames_sent", "Binary frames written to WebSocket clients.", registry=r
-        )
+        self.frames_sent = Counter("visionflow_frames_sent", "Binary frames written to WebSocket clients.", registry=r)
         self.websocket_latency = Histogram(
             "visionflow_websocket_latency_ms",
             "Round trip from sending a frame to the client's ping naming it, in milliseconds.",
@@ -138,7 +142,9 @@ class Metrics:
             registry=r,
         )
         self.physics_kinetic_energy = Gauge(
-            "visionflow_physics_kinetic_energy", "Kinetic energy of the layout after the last step.", registry=r
+            "visionflow_physics_kinetic_energy",
+            "Kinetic energy of the layout after the last step.",
+            registry=r,
         )
 
     def read_at_scrape(self, gauge: Gauge, read: Callable[[], float]) -> None:

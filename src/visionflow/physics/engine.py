@@ -266,8 +266,8 @@ class PhysicsEngine:
         if self.backend is Backend.REFERENCE:
             return reference.step
         if self._n >= self.parallel_threshold:
-            return kernels_cpu.step_parallel  # type: ignore[no-any-return]
-        return kernels_cpu.step_serial  # type: ignore[no-any-return]
+            return kernels_cpu.step_parallel
+        return kernels_cpu.step_serial
 
     def step(self) -> StepResult:
         """Advance the layout by one time step."""

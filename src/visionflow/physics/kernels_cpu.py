@@ -14,17 +14,31 @@ a 2-core machine a parallel loop stalls whenever the other core is busy.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import numpy as np
+import numpy.typing as npt
 from numba import njit, prange
 
 __all__ = ["step_parallel", "step_serial"]
 
+F = TypeVar("F", bound=Callable[..., Any])
+F32 = npt.NDArray[np.float32]
+I32 = npt.NDArray[np.int32]
+I64 = npt.NDArray[np.int64]
 
-@njit(fastmath=True, nogil=True, cache=True, inline="always")
+
+def _jit(**options: Any) -> Callable[[F], F]:
+    """``numba.njit`` with the kernel's own signature kept for type checkers."""
+    return cast(Callable[[F], F], njit(**options))
+
+
+@_jit(fastmath=True, nogil=True, cache=True, inline="always")
 def _node_force(
-    i, xs, ys, zs, n, ptr, nbr, weight, repulsion, softening, spring_k, rest_length, gravity, bounds_radius
-):  # type: ignore[no-untyped-def]
+    i: int, xs: F32, ys: F32, zs: F32, n: int, ptr: I64, nbr: I32, weight: F32,
+    repulsion: float, softening: float, spring_k: float, rest_length: float, gravity: float, bounds_radius: float,
+) -> tuple[float, float, float]:  # fmt: skip
     xi = xs[i]
     yi = ys[i]
     zi = zs[i]
@@ -80,16 +94,19 @@ def _node_force(
     return fx, fy, fz
 
 
-@njit(fastmath=True, nogil=True, cache=True)
-def _split(pos, soa, n):  # type: ignore[no-untyped-def]
+@_jit(fastmath=True, nogil=True, cache=True)
+def _split(pos: F32, soa: F32, n: int) -> None:
     for i in range(n):
         soa[0, i] = pos[i, 0]
         soa[1, i] = pos[i, 1]
         soa[2, i] = pos[i, 2]
 
 
-@njit(fastmath=True, nogil=True, cache=True, inline="always")
-def _integrate(i, pos, vel, out_pos, out_vel, fx, fy, fz, dt, damping, max_force, max_speed, warm):  # type: ignore[no-untyped-def]
+@_jit(fastmath=True, nogil=True, cache=True, inline="always")
+def _integrate(
+    i: int, pos: F32, vel: F32, out_pos: F32, out_vel: F32, fx: float, fy: float, fz: float,
+    dt: float, damping: float, max_force: float, max_speed: float, warm: float,
+) -> float:  # fmt: skip
     f2 = fx * fx + fy * fy + fz * fz
     if f2 > max_force * max_force:
         s = max_force / math.sqrt(f2)
@@ -111,40 +128,66 @@ def _integrate(i, pos, vel, out_pos, out_vel, fx, fy, fz, dt, damping, max_force
     out_pos[i, 0] = pos[i, 0] + vx * dt
     out_pos[i, 1] = pos[i, 1] + vy * dt
     out_pos[i, 2] = pos[i, 2] + vz * dt
-    return 0.5 * (vx * vx + vy * vy + vz * vz)
+    return float(0.5 * (vx * vx + vy * vy + vz * vz))
 
 
-@njit(fastmath=True, nogil=True, cache=True)
+@_jit(fastmath=True, nogil=True, cache=True)
 def step_serial(
-    pos, vel, out_pos, out_vel, soa, ptr, nbr, weight, n,
-    dt, repulsion, softening, spring_k, rest_length, gravity, damping,
-    max_force, max_speed, warm, bounds_radius,
-):  # type: ignore[no-untyped-def]  # fmt: skip
+    pos: F32, vel: F32, out_pos: F32, out_vel: F32, soa: F32, ptr: I64, nbr: I32, weight: F32, n: int,
+    dt: float, repulsion: float, softening: float, spring_k: float, rest_length: float, gravity: float,
+    damping: float, max_force: float, max_speed: float, warm: float, bounds_radius: float,
+) -> float:  # fmt: skip
     """One semi-implicit Euler step for nodes 0..n-1; returns the kinetic energy after it."""
     _split(pos, soa, n)
     xs, ys, zs = soa[0], soa[1], soa[2]
     energy = 0.0
     for i in range(n):
         fx, fy, fz = _node_force(
-            i, xs, ys, zs, n, ptr, nbr, weight, repulsion, softening, spring_k, rest_length, gravity, bounds_radius
+            i,
+            xs,
+            ys,
+            zs,
+            n,
+            ptr,
+            nbr,
+            weight,
+            repulsion,
+            softening,
+            spring_k,
+            rest_length,
+            gravity,
+            bounds_radius,
         )
         energy += _integrate(i, pos, vel, out_pos, out_vel, fx, fy, fz, dt, damping, max_force, max_speed, warm)
     return energy
 
 
-@njit(fastmath=True, nogil=True, parallel=True, cache=True)
+@_jit(fastmath=True, nogil=True, parallel=True, cache=True)
 def step_parallel(
-    pos, vel, out_pos, out_vel, soa, ptr, nbr, weight, n,
-    dt, repulsion, softening, spring_k, rest_length, gravity, damping,
-    max_force, max_speed, warm, bounds_radius,
-):  # type: ignore[no-untyped-def]  # fmt: skip
+    pos: F32, vel: F32, out_pos: F32, out_vel: F32, soa: F32, ptr: I64, nbr: I32, weight: F32, n: int,
+    dt: float, repulsion: float, softening: float, spring_k: float, rest_length: float, gravity: float,
+    damping: float, max_force: float, max_speed: float, warm: float, bounds_radius: float,
+) -> float:  # fmt: skip
     """``step_serial`` with nodes spread over threads; each writes only its own rows."""
     _split(pos, soa, n)
     xs, ys, zs = soa[0], soa[1], soa[2]
     energy = 0.0
     for i in prange(n):
         fx, fy, fz = _node_force(
-            i, xs, ys, zs, n, ptr, nbr, weight, repulsion, softening, spring_k, rest_length, gravity, bounds_radius
+            i,
+            xs,
+            ys,
+            zs,
+            n,
+            ptr,
+            nbr,
+            weight,
+            repulsion,
+            softening,
+            spring_k,
+            rest_length,
+            gravity,
+            bounds_radius,
         )
         energy += _integrate(i, pos, vel, out_pos, out_vel, fx, fy, fz, dt, damping, max_force, max_speed, warm)
     return energy

@@ -100,11 +100,13 @@ class DecodedFrame:
 
     @property
     def is_agent(self) -> npt.NDArray[np.bool_]:
-        return (self.node_ids & np.uint32(AGENT_FLAG)) != 0
+        flagged: npt.NDArray[np.bool_] = (self.node_ids & np.uint32(AGENT_FLAG)) != 0
+        return flagged
 
     @property
     def is_knowledge(self) -> npt.NDArray[np.bool_]:
-        return (self.node_ids & np.uint32(KNOWLEDGE_FLAG)) != 0
+        flagged: npt.NDArray[np.bool_] = (self.node_ids & np.uint32(KNOWLEDGE_FLAG)) != 0
+        return flagged
 
 
 def decode(data: bytes | bytearray | memoryview, *, max_coordinate: float = DEFAULT_MAX_COORDINATE) -> DecodedFrame:
@@ -116,9 +118,7 @@ def decode(data: bytes | bytearray | memoryview, *, max_coordinate: float = DEFA
     """
     size = len(data)
     if size % RECORD_SIZE:
-        raise FrameError(
-            f"frame length {size} is not a multiple of {RECORD_SIZE} (remainder {size % RECORD_SIZE})"
-        )
+        raise FrameError(f"frame length {size} is not a multiple of {RECORD_SIZE} (remainder {size % RECORD_SIZE})")
     records = np.frombuffer(data, dtype=RECORD_DTYPE)
     ids = records["node_id"].astype(np.uint32)
     positions = records["position"].astype(np.float32)

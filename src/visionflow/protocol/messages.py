@@ -55,7 +55,13 @@ def agents_message(
     links_removed: Iterable[tuple[str, str]] = (),
     link_decay_s: float | None = None,
 ) -> str:
-    body: dict[str, Any] = {"type": "agents", "full": full, "seq": seq, "agents": list(agents), "links": list(links)}
+    body: dict[str, Any] = {
+        "type": "agents",
+        "full": full,
+        "seq": seq,
+        "agents": list(agents),
+        "links": list(links),
+    }
     if not full:
         body["removed"] = list(removed)
         body["links_removed"] = [list(k) for k in links_removed]

@@ -8,6 +8,7 @@ worker thread (the kernels release the GIL) so the HTTP API keeps answering mean
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -267,10 +268,8 @@ class Pipeline:
             if now > deadline:
                 self._overrun(now - deadline)
                 deadline = now
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=deadline - now)
-            except TimeoutError:
-                pass
 
     def _overrun(self, late: float) -> None:
         self.overruns += 1
@@ -315,8 +314,16 @@ class Pipeline:
         for agent, slot in zip(page, slots.tolist(), strict=True):
             item = agent.to_dict()
             if slot >= 0:
-                item["position"] = {"x": float(pos[slot, 0]), "y": float(pos[slot, 1]), "z": float(pos[slot, 2])}
-                item["velocity"] = {"x": float(vel[slot, 0]), "y": float(vel[slot, 1]), "z": float(vel[slot, 2])}
+                item["position"] = {
+                    "x": float(pos[slot, 0]),
+                    "y": float(pos[slot, 1]),
+                    "z": float(pos[slot, 2]),
+                }
+                item["velocity"] = {
+                    "x": float(vel[slot, 0]),
+                    "y": float(vel[slot, 1]),
+                    "z": float(vel[slot, 2]),
+                }
             else:
                 item["position"] = item["velocity"] = None
             out.append(item)

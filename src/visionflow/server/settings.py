@@ -99,8 +99,10 @@ def load_settings(flags: dict[str, Any] | None = None, config: Path | None = Non
     Raises ``ConfigError`` naming the first bad setting.
     """
     given = {k: v for k, v in (flags or {}).items() if v is not None}
-    if "physics" not in given and "VISIONFLOW_PHYSICS" not in os.environ and _truthy(
-        os.environ.get("GPU_ACCELERATION")
+    if (
+        "physics" not in given
+        and "VISIONFLOW_PHYSICS" not in os.environ
+        and _truthy(os.environ.get("GPU_ACCELERATION"))
     ):
         given["physics"] = "cuda"
     previous = os.environ.get("VISIONFLOW_CONFIG")

@@ -33,8 +33,10 @@ _TRANSITIONS: dict[AgentStatus, tuple[tuple[AgentStatus, ...], tuple[float, ...]
     AgentStatus.TERMINATING: ((AgentStatus.TERMINATING,), (1.0,)),
 }
 
-_TASKS = ("analyse logs", "write tests", "refactor module", "review PR", "design schema", "profile hot path",
-          "summarise paper", "fix flaky test", "update docs", "benchmark kernel", "triage issue", "plan sprint")  # fmt: skip
+_TASKS = (
+    "analyse logs", "write tests", "refactor module", "review PR", "design schema", "profile hot path",
+    "summarise paper", "fix flaky test", "update docs", "benchmark kernel", "triage issue", "plan sprint",
+)  # fmt: skip
 
 
 class SimulatedSource:
@@ -181,8 +183,8 @@ class SimulatedSource:
         elif roll < 0.7 and self._children.get(sender):
             kids = self._children[sender]
             receiver = kids[int(self._rng.integers(len(kids)))]
-        elif roll < 0.9 and agent.parent_id in self._children:
-            siblings = self._children[agent.parent_id]  # type: ignore[index]
+        elif roll < 0.9 and agent.parent_id is not None and agent.parent_id in self._children:
+            siblings = self._children[agent.parent_id]
             receiver = siblings[int(self._rng.integers(len(siblings)))]
         else:
             receiver = self._pick()

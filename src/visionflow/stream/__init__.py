@@ -1,5 +1,13 @@
 """The binary WebSocket stream: one encode per tick, fanned out to every client."""
 
-from visionflow.stream.hub import Client, ClientState, CloseCode, HubSettings, Snapshot, StreamHub, TickMessages
+from visionflow.stream.hub import (
+    Client,
+    ClientState,
+    CloseCode,
+    HubSettings,
+    Snapshot,
+    StreamHub,
+    TickMessages,
+)
 
 __all__ = ["Client", "ClientState", "CloseCode", "HubSettings", "Snapshot", "StreamHub", "TickMessages"]

@@ -8,6 +8,7 @@ someone reads it, and reading every link is one vectorised expression.
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +16,8 @@ import numpy.typing as npt
 from visionflow.swarm.models import Link
 
 __all__ = ["LinkKey", "LinkTable"]
+
+T = TypeVar("T", bound=np.generic)
 
 LinkKey = tuple[str, str]
 """An unordered pair of agent ids, smaller id first."""
@@ -52,20 +55,23 @@ class LinkTable:
         """Bumped whenever a link is added or removed; weights change without bumping it."""
 
     def _alloc(self, capacity: int) -> None:
-        def grow(old: npt.NDArray[np.generic] | None, dtype: type[np.generic]) -> npt.NDArray[np.generic]:
+        """(Re)allocate the row arrays with room for ``capacity`` links, keeping the live rows."""
+        n = self._n
+
+        def grow(old: npt.NDArray[T] | None, dtype: type[T]) -> npt.NDArray[T]:
             new = np.zeros(capacity, dtype=dtype)
             if old is not None:
-                new[: self._n] = old[: self._n]
+                new[:n] = old[:n]
             return new
 
         first = not hasattr(self, "_src_node")
-        self._src_node = grow(None if first else self._src_node, np.uint32)
-        self._dst_node = grow(None if first else self._dst_node, np.uint32)
-        self._intensity = grow(None if first else self._intensity, np.float32)
-        self._last_at = grow(None if first else self._last_at, np.float64)
-        self._count = grow(None if first else self._count, np.int64)
-        self._bytes = grow(None if first else self._bytes, np.int64)
-        self._inferred = grow(None if first else self._inferred, np.bool_)
+        self._src_node: npt.NDArray[np.uint32] = grow(None if first else self._src_node, np.uint32)
+        self._dst_node: npt.NDArray[np.uint32] = grow(None if first else self._dst_node, np.uint32)
+        self._intensity: npt.NDArray[np.float32] = grow(None if first else self._intensity, np.float32)
+        self._last_at: npt.NDArray[np.float64] = grow(None if first else self._last_at, np.float64)
+        self._count: npt.NDArray[np.int64] = grow(None if first else self._count, np.int64)
+        self._bytes: npt.NDArray[np.int64] = grow(None if first else self._bytes, np.int64)
+        self._inferred: npt.NDArray[np.bool_] = grow(None if first else self._inferred, np.bool_)
 
     def __len__(self) -> int:
         return self._n
@@ -160,9 +166,9 @@ class LinkTable:
     def intensities(self, now: float) -> npt.NDArray[np.float32]:
         """Every link's intensity at ``now``, in row order."""
         n = self._n
-        age = np.maximum(now - self._last_at[:n], 0.0)
-        decayed = self._intensity[:n] * np.exp(-age / self.decay_tau_s)
-        return decayed.astype(np.float32, copy=False)
+        age = np.maximum(np.float64(now) - self._last_at[:n], 0.0)
+        decayed: npt.NDArray[np.float32] = (self._intensity[:n] * np.exp(-age / self.decay_tau_s)).astype(np.float32)
+        return decayed
 
     def prune(self, now: float) -> list[LinkKey]:
         """Remove links whose intensity decayed below ``min_intensity``."""

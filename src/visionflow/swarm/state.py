@@ -116,9 +116,7 @@ class SwarmState:
         self.agents[agent.id] = agent
         self._by_index[index] = agent
         parent = self.agents.get(agent.parent_id) if agent.parent_id else None
-        self._emit(
-            SwarmEvent(EventKind.ADDED, agent.id, agent.node_id, parent.node_id if parent else None)
-        )
+        self._emit(SwarmEvent(EventKind.ADDED, agent.id, agent.node_id, parent.node_id if parent else None))
         return agent
 
     @staticmethod

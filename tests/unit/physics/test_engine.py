@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from visionflow.errors import ConfigError, PhysicsError
+from visionflow.physics import Backend, PhysicsEngine, SimParams
+from visionflow.swarm.models import AGENT_FLAG
+
+
+def node_ids(n: int, start: int = 0) -> np.ndarray:
+    return (np.arange(start, start + n, dtype=np.uint32)) | np.uint32(AGENT_FLAG)
+
+
+def build(backend: Backend, n: int, edges: int, seed: int = 3, **engine: object) -> PhysicsEngine:
+    rng = np.random.default_rng(seed)
+    e = PhysicsEngine(backend=backend, seed=seed, **engine)  # type: ignore[arg-type]
+    ids = node_ids(n)
+    e.add_nodes(ids, rng.normal(scale=10, size=(n, 3)))
+    if edges:
+        e.set_edges(ids[rng.integers(0, n, edges)], ids[rng.integers(0, n, edges)], rng.random(edges))
+    return e
+
+
+@pytest.mark.parametrize("parallel_threshold", [10_000, 0], ids=["serial", "parallel"])
+@pytest.mark.parametrize(("n", "edges"), [(1, 0), (2, 1), (60, 0), (150, 210)])
+def test_numba_matches_reference_step_for_step(parallel_threshold: int, n: int, edges: int) -> None:
+    fast = build(Backend.CPU, n, edges, parallel_threshold=parallel_threshold)
+    oracle = build(Backend.REFERENCE, n, edges)
+    for step in range(25):
+        ef = fast.step().kinetic_energy
+        eo = oracle.step().kinetic_energy
+        np.testing.assert_allclose(fast.positions, oracle.positions, rtol=1e-4, atol=1e-3, err_msg=f"step {step}")
+        np.testing.assert_allclose(fast.velocities, oracle.velocities, rtol=1e-3, atol=1e-3, err_msg=f"step {step}")
+        assert ef == pytest.approx(eo, rel=1e-3, abs=1e-6)
+
+
+def test_bounds_force_matches_reference() -> None:
+    params = SimParams(bounds_radius=5.0)
+    fast = build(Backend.CPU, 40, 30)
+    oracle = build(Backend.REFERENCE, 40, 30)
+    fast.params = oracle.params = params
+    for _ in range(10):
+        fast.step()
+        oracle.step()
+    np.testing.assert_allclose(fast.positions, oracle.positions, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("backend", [Backend.CPU, Backend.REFERENCE])
+def test_coincident_nodes_separate_without_nan(backend: Backend) -> None:
+    e = PhysicsEngine(backend=backend)
+    e.add_nodes(node_ids(6), np.zeros((6, 3), np.float32))
+    for _ in range(50):
+        e.step()
+    assert np.isfinite(e.positions).all()
+    distances = np.linalg.norm(e.positions[:, None] - e.positions[None], axis=-1)
+    assert distances[~np.eye(6, dtype=bool)].min() > 0.1
+
+
+def test_energy_decreases_as_a_graph_settles() -> None:
+    e = build(Backend.CPU, 120, 170)
+    energies = [e.step().kinetic_energy for _ in range(1500)]
+    assert np.isfinite(energies).all()
+    windows = [np.mean(energies[start : start + 100]) for start in range(100, 1500, 200)]
+    assert all(later < earlier for earlier, later in itertools.pairwise(windows)), windows
+    assert windows[-1] < 0.05 * windows[0]
+
+
+def test_adding_and_removing_keeps_everyone_else_in_place() -> None:
+    e = build(Backend.CPU, 10, 12)
+    for _ in range(5):
+        e.step()
+    before = {int(i): tuple(p) for i, p in zip(e.ids, e.positions, strict=True)}
+    e.remove_nodes(node_ids(2, start=3))
+    e.add_nodes(node_ids(3, start=100), near=[int(node_ids(1)[0]), -1, -1])
+    after = {int(i): tuple(p) for i, p in zip(e.ids, e.positions, strict=True)}
+    for node, position in before.items():
+        if node & 0xFFFF in (3, 4):
+            assert node not in after
+        else:
+            assert after[node] == position
+    assert e.n == 11
+    near_anchor = np.linalg.norm(
+        np.array(after[int(node_ids(1, start=100)[0])]) - np.array(before[int(node_ids(1)[0])])
+    )
+    assert near_anchor == pytest.approx(e.params.rest_length, rel=1e-4)
+    e.step()
+    assert np.isfinite(e.positions).all()
+
+
+def test_edges_to_absent_nodes_are_ignored_and_reattach_when_nodes_arrive() -> None:
+    e = PhysicsEngine()
+    e.add_nodes(node_ids(2), [[0, 0, 0], [30, 0, 0]])
+    e.set_edges(node_ids(1), node_ids(1, start=1), [1.0])
+    e.set_edges(np.r_[node_ids(1), node_ids(1)], np.r_[node_ids(1, start=1), node_ids(1, start=9)], [1.0, 1.0])
+    e.step()
+    assert e.position_of(int(node_ids(1)[0]))[0] > 0  # pulled towards its partner  # type: ignore[index]
+    e.add_nodes(node_ids(1, start=9))
+    e.step()
+    assert np.isfinite(e.positions).all()
+
+
+def test_engine_rejects_bad_input() -> None:
+    e = PhysicsEngine()
+    e.add_nodes(node_ids(2))
+    with pytest.raises(PhysicsError, match="already present"):
+        e.add_nodes(node_ids(1))
+    with pytest.raises(PhysicsError, match="duplicate"):
+        e.add_nodes([AGENT_FLAG | 8, AGENT_FLAG | 8])
+    with pytest.raises(PhysicsError, match="finite"):
+        e.add_nodes([AGENT_FLAG | 9], [[np.nan, 0, 0]])
+    e.set_edges(node_ids(1), node_ids(1, start=1))
+    with pytest.raises(PhysicsError, match="expected 1 weights"):
+        e.set_edge_weights([1.0, 2.0])
+    assert e.remove_nodes([AGENT_FLAG | 77]) == 0
+
+
+def test_capacity_grows_beyond_the_initial_allocation() -> None:
+    e = PhysicsEngine(capacity=4)
+    e.add_nodes(node_ids(50))
+    e.add_nodes(node_ids(3000, start=50))
+    assert e.n == 3050
+    e.step()
+    assert np.isfinite(e.positions).all()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("damping", 1.5), ("dt", 0.0), ("repulsion", float("nan")), ("cooling", "x")]
+)
+def test_params_name_the_bad_field(field: str, value: object) -> None:
+    with pytest.raises(ConfigError) as info:
+        SimParams().replace(**{field: value})
+    assert info.value.field == field
+
+
+def test_unknown_param_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="unknown"):
+        SimParams().replace(wobble=1.0)

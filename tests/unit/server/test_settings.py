@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from visionflow.errors import ConfigError
+from visionflow.server.settings import load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("VISIONFLOW_AGENTS", "VISIONFLOW_PHYSICS", "VISIONFLOW_CONFIG", "GPU_ACCELERATION"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults() -> None:
+    s = load_settings()
+    assert (s.host, s.http_port, s.ws_port, s.ws_path, s.agents, s.tick_hz, s.physics) == (
+        "127.0.0.1",
+        8080,
+        3002,
+        "/ws",
+        200,
+        60.0,
+        "auto",
+    )
+
+
+def test_flags_beat_environment_which_beats_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "vf.yaml"
+    config.write_text("agents: 10\nseed: 5\ntick-hz: 30\n")
+    assert load_settings(config=config).agents == 10
+    monkeypatch.setenv("VISIONFLOW_AGENTS", "20")
+    s = load_settings(config=config)
+    assert (s.agents, s.seed, s.tick_hz) == (20, 5, 30.0)
+    assert load_settings({"agents": 30, "seed": None}, config=config).agents == 30
+
+
+def test_gpu_acceleration_asks_for_cuda_unless_physics_is_explicit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GPU_ACCELERATION", "true")
+    assert load_settings().physics == "cuda"
+    assert load_settings({"physics": "cpu"}).physics == "cpu"
+    monkeypatch.setenv("VISIONFLOW_PHYSICS", "reference")
+    assert load_settings().physics == "reference"
+
+
+@pytest.mark.parametrize(
+    ("flags", "field"),
+    [
+        ({"agents": 0}, "agents"),
+        ({"agents": 100_001}, "agents"),
+        ({"http_port": 70000}, "http_port"),
+        ({"tick_hz": -1}, "tick_hz"),
+        ({"physics": "quantum"}, "physics"),
+        ({"ws_path": "ws"}, "ws_path"),
+        ({"bogus": 1}, "bogus"),
+    ],
+)
+def test_errors_name_the_setting(flags: dict[str, object], field: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(flags)
+    assert info.value.field == field
+
+
+def test_bad_yaml_is_reported(tmp_path: Path) -> None:
+    config = tmp_path / "vf.yaml"
+    config.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_settings(config=config)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings(config=tmp_path / "missing.yaml")

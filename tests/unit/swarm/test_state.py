@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from visionflow.swarm import (
+    AGENT_FLAG,
+    Agent,
+    AgentType,
+    EventKind,
+    LinkTable,
+    SwarmState,
+    node_index,
+)
+
+
+def agent(agent_id: str, parent: str | None = None) -> Agent:
+    return Agent(id=agent_id, name=agent_id, type=AgentType.CODER, parent_id=parent)
+
+
+def test_node_ids_are_flagged_stable_and_reused_lowest_first() -> None:
+    state = SwarmState()
+    a, b, c = (state.add(agent(x)) for x in "abc")
+    assert [node_index(x.node_id) for x in (a, b, c)] == [0, 1, 2]
+    assert all(x.node_id & AGENT_FLAG for x in (a, b, c))
+    state.update("b", cpu=50.0)
+    assert state.get("b").node_id == b.node_id  # type: ignore[union-attr]
+    state.remove("a")
+    state.remove("b")
+    d = state.add(agent("d"))
+    assert node_index(d.node_id) == 0
+    assert state.by_node_id(d.node_id) is d
+    assert state.by_node_id(b.node_id) is None
+
+
+def test_events_are_recorded_in_order_and_drained_once() -> None:
+    state = SwarmState()
+    seen: list[EventKind] = []
+    unsubscribe = state.subscribe(lambda e: seen.append(e.kind))
+    state.add(agent("p"))
+    state.add(agent("k", parent="p"))
+    state.update("k", status="busy")
+    state.remove("p")
+    changes = state.drain()
+    assert [e.kind for e in changes.events] == [EventKind.ADDED, EventKind.ADDED, EventKind.UPDATED, EventKind.REMOVED]
+    assert changes.events[1].parent_node_id == changes.events[0].node_id
+    assert seen == [e.kind for e in changes.events]
+    assert changes.upserted_ids(state) == ["k"]
+    assert not state.drain()
+    unsubscribe()
+    state.add(agent("z"))
+    assert len(seen) == 4
+
+
+def test_re_adding_an_agent_updates_it_in_place() -> None:
+    state = SwarmState()
+    first = state.add(agent("a"))
+    again = Agent(id="a", name="renamed", type=AgentType.TESTER)
+    assert state.add(again) is first
+    assert (first.name == "renamed" and first.node_id == again.node_id) or first.node_id & AGENT_FLAG
+    assert [e.kind for e in state.drain().events] == [EventKind.ADDED, EventKind.UPDATED]
+
+
+def test_update_refuses_identity_fields() -> None:
+    state = SwarmState()
+    state.add(agent("a"))
+    with pytest.raises(ValueError, match="node_id"):
+        state.update("a", node_id=5)
+
+
+def test_messages_create_links_that_decay_and_are_pruned() -> None:
+    table = LinkTable(decay_tau_s=10.0, gain=0.5, min_intensity=0.05)
+    state = SwarmState(table)
+    state.add(agent("a"))
+    state.add(agent("b"))
+    assert not state.record_message("a", "ghost", now=0.0)
+    assert not state.record_message("a", "a", now=0.0)
+    assert state.record_message("a", "b", now=0.0, nbytes=100)
+    state.record_message("b", "a", now=0.0, nbytes=50)  # same undirected link
+    link = table.get(("a", "b"), now=0.0)
+    assert link is not None
+    assert (link.source, link.target, link.message_count, link.bytes) == ("a", "b", 2, 150)
+    assert link.intensity == pytest.approx(0.75)
+    assert table.intensities(10.0)[0] == pytest.approx(0.75 * math.exp(-1), rel=1e-5)
+    assert state.prune_links(20.0) == 0
+    assert state.prune_links(40.0) == 1
+    assert len(table) == 0
+    assert state.drain().links_removed == {("a", "b")}
+
+
+def test_removing_an_agent_removes_its_links_and_keeps_rows_consistent() -> None:
+    state = SwarmState()
+    for x in "abcd":
+        state.add(agent(x))
+    state.record_message("a", "b", 0.0)
+    state.record_message("c", "d", 0.0)
+    state.record_message("a", "c", 0.0)
+    state.remove("a")
+    links = state.links.links(0.0)
+    assert {(link.source, link.target) for link in links} == {("c", "d")}
+    src, dst = state.links.endpoints()
+    assert (int(src[0]), int(dst[0])) == (state.agents["c"].node_id, state.agents["d"].node_id)
+
+
+def test_link_table_grows() -> None:
+    state = SwarmState(LinkTable(capacity=2))
+    for i in range(40):
+        state.add(agent(f"n{i}"))
+    for i in range(39):
+        state.record_message(f"n{i}", f"n{i + 1}", 0.0)
+    assert len(state.links) == 39
+    assert state.links.intensities(0.0).shape == (39,)

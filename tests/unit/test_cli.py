@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from visionflow import __version__
+from visionflow.cli import app
+
+runner = CliRunner()
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"visionflow {__version__}"
+
+
+def test_bad_flag_value_names_the_flag() -> None:
+    result = runner.invoke(app, ["serve", "--agents", "0"])
+    assert result.exit_code == 2
+    assert "--agents" in result.output and "greater than or equal to 1" in result.output
+
+
+def test_bad_physics_choice_names_the_flag() -> None:
+    result = runner.invoke(app, ["serve", "--physics", "quantum"])
+    assert result.exit_code == 2
+    assert "--physics" in result.output
+
+
+def test_bad_log_level_names_the_flag() -> None:
+    result = runner.invoke(app, ["serve", "--log-level", "chatty"])
+    assert result.exit_code == 2
+    assert "--log-level" in result.output
