@@ -24,8 +24,10 @@ if find_three() is None:
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402  (only once chromium is known)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Module-scoped: Playwright's sync API holds an event loop open in this thread while it runs,
+    which would break later tests that call ``asyncio.run``."""
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium

@@ -13,6 +13,7 @@ import { SHAPE_NAMES, buildShape } from './shapes.js';
 import { STATUS_COLORS, TYPE_SHAPES, UNKNOWN_COLOR, UNKNOWN_SHAPE, agentScale, healthColor } from './palette.js';
 
 const RING_SCALE = 1.45;
+const SELECTED_COLOR = 0x5fd7ff;
 const HIGHLIGHT = 0.55;
 const _color = new THREE.Color();
 const _cameraPos = new THREE.Vector3();
@@ -45,6 +46,15 @@ export class AgentLayer {
       transparent: true, opacity: 0.55, side: THREE.DoubleSide, depthWrite: false,
     });
     this._ringGeometry = new THREE.RingGeometry(1.0, 1.1, 40);
+    // The selected agent wears a second, bright ring that breathes, so it is easy to find again.
+    this._marker = new THREE.Mesh(
+      new THREE.RingGeometry(1.0, 1.16, 48),
+      new THREE.MeshBasicMaterial({ color: SELECTED_COLOR, side: THREE.DoubleSide, depthTest: false, transparent: true }),
+    );
+    this._marker.renderOrder = 3;
+    this._marker.visible = false;
+    this._marker.matrixAutoUpdate = false;
+    scene.add(this._marker);
     /** @type {THREE.InstancedMesh[]} */
     this._meshes = [];
     /** @type {THREE.InstancedMesh | null} */
@@ -126,8 +136,9 @@ export class AgentLayer {
   /**
    * Write this frame's instances.
    * @param {THREE.Camera} camera
+   * @param {number} nowMs  page clock, for the selection marker's breathing
    */
-  update(camera) {
+  update(camera, nowMs) {
     const nodes = this.model.nodes;
     if (nodes.count > this._capacity) this._allocate(Math.max(nodes.count, this._capacity * 2));
     if (this._seenAgentVersion !== this.model.agentVersion || this._seenNodeVersion !== nodes.version) this._restyle();
@@ -182,10 +193,26 @@ export class AgentLayer {
       /** @type {THREE.InstancedBufferAttribute} */ (mesh.instanceColor).needsUpdate = true;
       drawn += k;
     }
+    this._placeMarker(rb, nowMs);
     rings.count = ringCount;
     rings.instanceMatrix.needsUpdate = true;
     /** @type {THREE.InstancedBufferAttribute} */ (rings.instanceColor).needsUpdate = true;
     this.drawn = drawn;
+  }
+
+  /** @param {ArrayLike<number>} basis  the camera's rotation @param {number} nowMs */
+  _placeMarker(basis, nowMs) {
+    const slot = this.selected;
+    const marker = this._marker;
+    marker.visible = slot >= 0 && slot < this.model.nodes.count;
+    if (!marker.visible) return;
+    const s = this._scale[slot] * 2.1 * (1 + 0.1 * Math.sin(nowMs / 180));
+    const m = marker.matrix.elements;
+    for (let e = 0; e < 12; e++) m[e] = basis[e] * s;
+    m[3] = 0; m[7] = 0; m[11] = 0;
+    const shown = this.model.nodes.shown;
+    m[12] = shown[slot * 3]; m[13] = shown[slot * 3 + 1]; m[14] = shown[slot * 3 + 2]; m[15] = 1;
+    marker.matrixWorldNeedsUpdate = true;
   }
 
   _disposeMeshes() {
@@ -205,6 +232,9 @@ export class AgentLayer {
   dispose() {
     this._disposeMeshes();
     this._ringGeometry.dispose();
+    this.scene.remove(this._marker);
+    this._marker.geometry.dispose();
+    /** @type {THREE.Material} */ (this._marker.material).dispose();
     this._material.dispose();
     this._ringMaterial.dispose();
   }

@@ -18,6 +18,17 @@ const STALE_MARKER_MS = 2500;
 /** @typedef {'idle' | 'connecting' | 'open' | 'waiting'} ConnectionState */
 
 /**
+ * How long to wait before reconnect attempt number `attempt` (0 for the first retry).
+ * @param {number} attempt
+ * @param {number} random  uniform in [0, 1), for the jitter
+ * @returns {number} milliseconds
+ */
+export function retryDelayMs(attempt, random) {
+  const base = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** Math.min(attempt, 30));
+  return base * (0.8 + 0.4 * random);
+}
+
+/**
  * @typedef {object} ConnectionHandlers
  * @property {(data: ArrayBuffer) => void} onFrame
  * @property {(message: any, bytes: number) => void} onMessage
@@ -46,7 +57,7 @@ export class StreamConnection {
     this._socket = null;
     this._retryTimer = 0;
     this._pingTimer = 0;
-    this._lastPingAt = 0;
+    this._lastPingAt = -Infinity;
     this._lastMarkerAt = 0;
     this._gotData = false;
     this._onOpen = this._handleOpen.bind(this);
@@ -126,8 +137,7 @@ export class StreamConnection {
 
   _scheduleRetry() {
     if (this._gotData) this.attempt = 0;
-    const base = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** this.attempt);
-    const delay = base * (0.8 + 0.4 * Math.random());
+    const delay = retryDelayMs(this.attempt, Math.random());
     this.attempt++;
     this.retryAt = performance.now() + delay;
     this._setState('waiting');

@@ -10,9 +10,10 @@ const REFRESH_MS = 2000;
 /** Fields shown in the header or the task box rather than the table. */
 const HEADLINE = new Set(['name', 'current_task']);
 
-/** @param {unknown} value @returns {string} */
-function formatValue(value) {
+/** @param {string} key @param {unknown} value @returns {string} */
+function formatValue(key, value) {
   if (value === null || value === undefined) return '–';
+  if (key.endsWith('_at') && typeof value === 'number' && value > 0) return new Date(value * 1000).toLocaleString();
   if (typeof value === 'number') return Number.isInteger(value) ? String(value) : value.toFixed(3);
   if (typeof value === 'object') {
     const entries = Object.entries(/** @type {Record<string, unknown>} */ (value));
@@ -117,7 +118,7 @@ export class DetailPanel {
       const name = doc.createElement('th');
       name.textContent = key;
       const value = doc.createElement('td');
-      value.textContent = formatValue(agent[key]);
+      value.textContent = formatValue(key, agent[key]);
       row.append(name, value);
       return row;
     });

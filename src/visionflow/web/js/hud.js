@@ -30,10 +30,11 @@ export class Hud {
     this._windowStart = performance.now();
     this._lastPaint = 0;
     /** @type {Record<string, number>} rates over the last window */
-    this.rates = { fps: 0, framesPerS: 0, bytesPerS: 0 };
+    this.rates = { fps: 0, framesPerS: 0, bytesPerS: 0, frameMs: 0 };
+    this._frameMs = 0;
   }
 
-  /** @param {number} byteCount a frame or text message received */
+  /** @param {number} byteCount @param {boolean} isFrame  a binary frame, rather than a text message */
   countMessage(byteCount, isFrame) {
     this.bytes += byteCount;
     if (isFrame) this.streamFrames++;
@@ -42,15 +43,18 @@ export class Hud {
   /**
    * Called once per render frame.
    * @param {number} now page clock, ms
-   * @param {{agents: number, links: number, drawn: number, connection: StreamConnection, paused: boolean}} view
+   * @param {{agents: number, links: number, drawn: number, connection: StreamConnection, paused: boolean, frameMs: number}} view
    */
   tick(now, view) {
     this.renderFrames++;
+    this._frameMs += view.frameMs;
     const elapsed = now - this._windowStart;
     if (elapsed >= WINDOW_MS) {
       this.rates.fps = (this.renderFrames * 1000) / elapsed;
       this.rates.framesPerS = (this.streamFrames * 1000) / elapsed;
       this.rates.bytesPerS = (this.bytes * 1000) / elapsed;
+      this.rates.frameMs = this.renderFrames ? this._frameMs / this.renderFrames : 0;
+      this._frameMs = 0;
       this.renderFrames = 0;
       this.streamFrames = 0;
       this.bytes = 0;
@@ -60,6 +64,7 @@ export class Hud {
     this._lastPaint = now;
     const f = this._fields;
     this._set(f.fps, this.rates.fps.toFixed(0));
+    this._set(f.frameMs, `${this.rates.frameMs.toFixed(1)} ms`);
     this._set(f.frames, this.rates.framesPerS.toFixed(0));
     this._set(f.bytes, formatBytes(this.rates.bytesPerS));
     this._set(f.agents, String(view.agents));

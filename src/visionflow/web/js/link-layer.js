@@ -11,7 +11,7 @@ import * as THREE from 'three';
 import { LINK_COLOR, PULSE_COLOR } from './palette.js';
 
 const PULSE_MS = 900;
-const MIN_BRIGHTNESS = 0.12;
+const MIN_BRIGHTNESS = 0.05; // a link about to be pruned is a faint trace; busy links glow
 const _link = new THREE.Color(LINK_COLOR);
 const _pulse = new THREE.Color(PULSE_COLOR);
 

@@ -207,6 +207,7 @@ async function main() {
   /** @param {number} now */
   function frame(now) {
     if (!running) return;
+    const started = performance.now();
     const dt = Math.min(0.1, (now - last) / 1000);
     last = now;
     if (!paused) store.ease(1 - Math.exp(-dt / SMOOTH_S));
@@ -221,12 +222,13 @@ async function main() {
     if (hoveredSlot >= store.count) hoveredSlot = -1;
     agents.hovered = hoveredSlot;
     agents.selected = selectedSlot;
-    agents.update(view.camera);
+    agents.update(view.camera, now);
     links.update(now, serverNow(), agents.cullDistance, view.camera.position);
     view.draw();
     if (pixelRequest) answerPixelRequest(pixelRequest);
     updateLabel();
-    hud.tick(now, { agents: model.agents.size, links: model.links.size, drawn: agents.drawn, connection, paused });
+    hud.tick(now, { agents: model.agents.size, links: model.links.size, drawn: agents.drawn, connection, paused,
+      frameMs: performance.now() - started });
     if (selectedNode !== null && now - lastDetailDraw > DETAIL_REDRAW_MS) {
       lastDetailDraw = now;
       detail.render();

@@ -6,7 +6,7 @@
 
 import * as THREE from 'three';
 
-const MIN_PICK_PX = 9;
+const MIN_PICK_PX = 12;
 const _point = new THREE.Vector3();
 const _edge = new THREE.Vector3();
 const _right = new THREE.Vector3();
