@@ -12,6 +12,8 @@ disk (no server, no network), and times, in the same run:
 - naive: an object per record, then a Map of node objects (the usual first client)
 
 Ratios are naive / ours. Goals: <= 1 ms at 10,000 records and <= 8 ms at 100,000.
+Beside it, the page's per-render-frame JavaScript for as many agents and links (ease the
+positions, fill the instance and link buffers; no GPU): what a 60 FPS frame must fit.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from visionflow.protocol.binary import encode
-from visionflow.server.routes.web import WEB_DIR
+from visionflow.server.routes.web import WEB_DIR, find_three
 from visionflow.swarm.models import AGENT_FLAG
 
 CHROMIUM = "/usr/bin/chromium"
@@ -46,12 +48,25 @@ def run(sizes: list[int], reps: int) -> list[dict[str, Any]]:
     from playwright.sync_api import Route, sync_playwright
 
     frames = {n: frame(n) for n in sizes}
-    files = {"/js/": WEB_DIR / "js", "/bench/": HERE / "web"}
+    three = find_three()
+    if three is None:
+        raise SystemExit("three.js is not installed in node_modules; run `make setup`")
+    files = {
+        "/js/": WEB_DIR / "js",
+        "/bench/": HERE / "web",
+        "/vendor/three/build/": three / "build",
+        "/vendor/three/addons/": three / "examples" / "jsm",
+    }
+    page_html = (
+        '<!doctype html><title>decode bench</title><script type="importmap">'
+        '{"imports": {"three": "/vendor/three/build/three.module.js", "three/addons/": "/vendor/three/addons/"}}'
+        "</script>"
+    )
 
     def answer(route: Route) -> None:
         path = route.request.url.removeprefix(ORIGIN)
         if path == "/":
-            route.fulfill(body="<!doctype html><title>decode bench</title>", content_type="text/html")
+            route.fulfill(body=page_html, content_type="text/html")
             return
         if path.startswith("/frames/"):
             route.fulfill(body=frames[int(path.rsplit("/", 1)[1])], content_type="application/octet-stream")
@@ -74,7 +89,13 @@ def run(sizes: list[int], reps: int) -> list[dict[str, Any]]:
                 const bench = await import('/bench/decode_bench.js');
                 const frames = {};
                 for (const n of sizes) frames[n] = await (await fetch('/frames/' + n)).arrayBuffer();
-                return bench.run(frames, reps);
+                const layers = await import('/bench/layers_bench.js');
+                const decode = await bench.run(frames, reps);
+                for (const row of decode) {
+                    const r = Math.max(3, Math.round(reps / 4 * 10000 / row.records));
+                    Object.assign(row, layers.run(frames[row.records], row.records, r));
+                }
+                return decode;
             }""",
             [sizes, reps],
         )
@@ -108,6 +129,9 @@ def main() -> int:
         missed |= goal is not None and r["views"] > goal
         print(f"{r['records']:>8} {r['bytes']:>9} {r['views']:>8.3f} {r['dataView']:>9.3f} {r['fresh']:>12.3f} "
               f"{r['naive']:>8.3f} {r['naive'] / r['views']:>10.1f}x  {verdict}")  # fmt: skip
+    print("\nper render frame, JavaScript only (ease positions, fill instance and link buffers), ms:")
+    for r in results:
+        print(f"{r['records']:>8} agents, {r['links']:>8} links drawn: {r['frameJs']:>8.3f}")
     return 1 if missed else 0
 
 

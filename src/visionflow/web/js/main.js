@@ -202,6 +202,9 @@ async function main() {
   }
 
   // ------------------------------------------------------------ render loop
+  /** What the HUD shows, refilled every frame (one object for the page's lifetime). */
+  const hudView = { agents: 0, links: 0, drawn: 0, connection, paused: false, frameMs: 0 };
+  let labelSlot = -1, labelVersion = -1, labelX = NaN, labelY = NaN;
   let last = performance.now();
   let running = true;
   /** @param {number} now */
@@ -227,8 +230,12 @@ async function main() {
     view.draw();
     if (pixelRequest) answerPixelRequest(pixelRequest);
     updateLabel();
-    hud.tick(now, { agents: model.agents.size, links: model.links.size, drawn: agents.drawn, connection, paused,
-      frameMs: performance.now() - started });
+    hudView.agents = model.agents.size;
+    hudView.links = model.links.size;
+    hudView.drawn = agents.drawn;
+    hudView.paused = paused;
+    hudView.frameMs = performance.now() - started;
+    hud.tick(now, hudView);
     if (selectedNode !== null && now - lastDetailDraw > DETAIL_REDRAW_MS) {
       lastDetailDraw = now;
       detail.render();
@@ -260,15 +267,24 @@ async function main() {
     const agent = hoveredSlot >= 0 ? model.agents.get(store.ids[hoveredSlot]) : undefined;
     if (!agent) {
       if (!label.hidden) label.hidden = true;
+      labelSlot = -1;
       return;
     }
     const p = hoveredSlot * 3;
     const s = project(view.camera, canvas, store.shown[p], store.shown[p + 1], store.shown[p + 2]);
     label.hidden = false;
-    label.style.transform = `translate(${s.x.toFixed(0)}px, ${(s.y - 18).toFixed(0)}px) translate(-50%, -100%)`;
-    const text = `${agent.name}\n${agent.type} · ${agent.status}`;
-    if (label.textContent !== text) label.textContent = text;
-    label.dataset.status = agent.status;
+    const x = Math.round(s.x), y = Math.round(s.y) - 18;
+    if (x !== labelX || y !== labelY) { // strings only when the label actually moves
+      labelX = x;
+      labelY = y;
+      label.style.transform = `translate(${x}px, ${y}px) translate(-50%, -100%)`;
+    }
+    if (hoveredSlot !== labelSlot || model.agentVersion !== labelVersion) {
+      labelSlot = hoveredSlot;
+      labelVersion = model.agentVersion;
+      label.textContent = `${agent.name}\n${agent.type} · ${agent.status}`;
+      label.dataset.status = agent.status;
+    }
   }
 
   renderLegend($('#legend-body'));
