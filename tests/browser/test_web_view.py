@@ -90,6 +90,15 @@ def test_search_flies_to_an_agent(page: Page, web_server: LiveServer) -> None:
     page.wait_for_function("(name) => window.visionflow.targetDistanceTo(name) < 3", arg=name, timeout=10_000)
 
 
+def test_dispose_closes_the_stream_and_stops_cleanly(page: Page, web_server: LiveServer) -> None:
+    errors = open_view(page, web_server)
+    page.evaluate("window.visionflow.dispose()")
+    assert page.evaluate("window.visionflow.state") == "idle"
+    page.wait_for_timeout(1500)
+    assert page.evaluate("window.visionflow.state") == "idle", "no reconnect after dispose"
+    assert errors.messages == []
+
+
 def test_reconnects_after_a_server_restart_and_shows_fresh_data(page: Page, tmp_path: Path) -> None:
     ports = (free_port(), free_port())
     server = start_server(tmp_path / "first.log", "--agents", "60", "--seed", "1", ports=ports)

@@ -7,6 +7,7 @@
 import { apiUrl } from './config.js';
 
 const REFRESH_MS = 2000;
+const MAX_LINKS = 8; // the strongest; the rest are summarised so the fields stay in view
 /** Fields shown in the header or the task box rather than the table. */
 const HEADLINE = new Set(['name', 'current_task']);
 
@@ -124,7 +125,8 @@ export class DetailPanel {
     });
     this._fields.replaceChildren(...rows);
     const now = this.serverNow();
-    const links = this.model.linksOf(nodeId).sort((a, b) => b.intensity - a.intensity);
+    const all = this.model.linksOf(nodeId).sort((a, b) => b.intensity - a.intensity);
+    const links = all.slice(0, MAX_LINKS);
     this._links.replaceChildren(...links.map((link) => {
       const peer = link.sourceNode === nodeId ? link.targetNode : link.sourceNode;
       const item = doc.createElement('li');
@@ -138,10 +140,11 @@ export class DetailPanel {
       item.append(button, info);
       return item;
     }));
-    if (links.length === 0) {
-      const none = doc.createElement('li');
-      none.textContent = 'no links';
-      this._links.append(none);
+    if (all.length === 0 || all.length > MAX_LINKS) {
+      const note = doc.createElement('li');
+      note.className = 'more';
+      note.textContent = all.length === 0 ? 'no links' : `+ ${all.length - MAX_LINKS} weaker links`;
+      this._links.append(note);
     }
   }
 
