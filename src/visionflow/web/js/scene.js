@@ -8,14 +8,30 @@ import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
 
 export const BACKGROUND = 0x070b14;
 const _box = new THREE.Box3();
+
+/**
+ * True when WebGL is drawn by the CPU (SwiftShader, llvmpipe): multisampling then costs
+ * more than it is worth, so the view turns it off and renders at one pixel per CSS pixel.
+ * @returns {boolean}
+ */
+function softwareRenderer() {
+  const gl = document.createElement('canvas').getContext('webgl2');
+  if (!gl) return false;
+  const info = gl.getExtension('WEBGL_debug_renderer_info');
+  const name = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+  gl.getExtension('WEBGL_lose_context')?.loseContext();
+  return /swiftshader|llvmpipe|software/i.test(name);
+}
 const _sphere = new THREE.Sphere();
 
 export class SceneView {
   /** @param {HTMLCanvasElement} canvas */
   constructor(canvas) {
     this.canvas = canvas;
-    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: true, powerPreference: 'high-performance' });
-    this.renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
+    /** @type {boolean} */
+    this.software = softwareRenderer();
+    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: !this.software, powerPreference: 'high-performance' });
+    this.renderer.setPixelRatio(this.software ? 1 : Math.min(window.devicePixelRatio, 2));
     this.renderer.setClearColor(BACKGROUND, 1);
     this.scene = new THREE.Scene();
     this.scene.fog = new THREE.FogExp2(BACKGROUND, 0.0022);
