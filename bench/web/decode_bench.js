@@ -57,8 +57,7 @@ export async function run(frames, reps) {
     if (stats.applied !== n) throw new Error(`applied ${stats.applied} of ${n}`);
     const nodes = new Map();
     const timed = timeAll({
-      views: () => applyFrame(buffer, store, stats),
-      dataView: () => applyFrame(buffer, store, stats, true),
+      ours: () => applyFrame(buffer, store, stats),
       fresh: () => applyFrame(buffer, new NodeStore(n), stats),
       naive: () => naiveDecodeApply(buffer, nodes),
     }, r, 9);
