@@ -74,8 +74,10 @@ def test_clicking_an_agent_opens_its_panel(page: Page, web_server: LiveServer, o
     expect(detail.locator("[data-detail=fields]")).to_contain_text("token_rate")
     expect(page.locator("#hud .paused-badge")).to_be_visible()
     page.evaluate("window.visionflow.togglePause()")
-    page.mouse.move(point["x"], point["y"] + 2)
     page.wait_for_timeout(600)
+    point = page.evaluate("(name) => window.visionflow.screenPoint(name)", name)  # it moved on resume
+    page.mouse.move(point["x"], point["y"])
+    expect(page.locator("#hover-label")).to_contain_text(name)
     page.screenshot(path=str(output_dir / "web-view.png"))
     assert errors.messages == []
 
