@@ -94,6 +94,8 @@ class Client:
     frames_sent: int = 0
     frames_dropped: int = 0
     close_reason: str = "client_closed"
+    frame_markers: bool = False
+    """Asked for a ``{"type": "frame"}`` marker before every binary frame, not only full ones."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def buffered(self) -> int:
@@ -200,6 +202,13 @@ class StreamHub:
                 if sent is not None:
                     self.metrics.websocket_latency.observe((self._clock() - sent) * 1000.0)
             self._send_now(client, messages.dumps({"type": "pong", "seq": seq, "t": message.get("t")}).encode())
+        elif message["type"] == "subscribe":
+            markers = message.get("frame_markers")
+            if not isinstance(markers, bool):
+                reply = messages.error("bad_message", "field 'frame_markers' must be a boolean")
+                self._send_now(client, reply.encode())
+                return
+            client.frame_markers = markers
         else:
             self._send_now(client, messages.error("unknown_type", f"unknown message type {message['type']!r}").encode())
 
@@ -228,6 +237,7 @@ class StreamHub:
         while len(self._sent_at) > 600:
             self._sent_at.popitem(last=False)
         ready: list[ServerConnection] = []
+        marked: list[ServerConnection] = []
         resync: list[Client] = []
         for client in list(self._clients.values()):
             if client.state is ClientState.CLOSED:
@@ -236,6 +246,8 @@ class StreamHub:
                 self._drop(client, now)
             elif client.state is ClientState.STREAMING:
                 ready.append(client.connection)
+                if client.frame_markers:
+                    marked.append(client.connection)
                 client.frames_sent += 1
             else:
                 client.stalled_since = None
@@ -243,8 +255,8 @@ class StreamHub:
         for text in tick.text:
             broadcast(ready, text, text=True)
         if tick.frame is not None and ready:
-            if tick.full:
-                broadcast(ready, messages.frame_marker(tick.seq, tick.records, full=True).encode(), text=True)
+            marker = messages.frame_marker(tick.seq, tick.records, full=tick.full).encode()
+            broadcast(ready if tick.full else marked, marker, text=True)
             broadcast(ready, tick.frame)
             self.metrics.binary_bytes_transmitted.inc(len(tick.frame) * len(ready))
             self.metrics.frames_sent.inc(len(ready))
