@@ -205,3 +205,16 @@ def test_connection_limit_closes_cleanly(tmp_path: Path) -> None:
     finally:
         assert server.stop() == 0
     assert '"shutting_down"' in server.log_text()
+
+
+def test_a_flooding_client_is_disconnected_and_the_loop_keeps_ticking(live_server: LiveServer) -> None:
+    before = _ticks(live_server)
+    with connect(live_server.ws, open_timeout=10) as ws, pytest.raises(ConnectionClosed) as info:
+        for seq in range(5000):
+            ws.send(json.dumps({"type": "ping", "seq": seq}))
+        while True:
+            ws.recv(timeout=5)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1008
+    time.sleep(0.5)
+    assert _ticks(live_server) > before
+    assert live_server.get("/api/health").json()["status"] == "healthy"

@@ -61,6 +61,8 @@ class HubSettings:
     """A client stalled this long is disconnected."""
     compression: bool = False
     """Per-message deflate; off by default because every client's copy is compressed separately."""
+    max_messages_per_s: float = 50.0
+    """Messages a client may send per second (burst of the same size); a flooder is disconnected."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,9 @@ class Client:
     close_reason: str = "client_closed"
     frame_markers: bool = False
     """Asked for a ``{"type": "frame"}`` marker before every binary frame, not only full ones."""
+    allowance: float = 0.0
+    """Token bucket for messages from the client, refilled at ``max_messages_per_s``."""
+    allowance_at: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def buffered(self) -> int:
@@ -172,12 +177,17 @@ class StreamHub:
                       remote=remote, limit=self.settings.max_connections)  # fmt: skip
             await connection.close(CloseCode.TRY_AGAIN_LATER, "server full")
             return
-        client = Client(connection, remote, self._clock())
+        now = self._clock()
+        client = Client(connection, remote, now, allowance=self.settings.max_messages_per_s, allowance_at=now)
         self._clients[connection] = client
         self._sync([client])
         log_event(log, "DEBUG", "client_connected", remote=remote, clients=len(self._clients))
         try:
             async for raw in connection:
+                if not self._admit(client):
+                    client.close_reason = "rate_limited"
+                    await connection.close(CloseCode.POLICY, "too many messages")
+                    break
                 self._on_message(client, raw)
         except ConnectionClosed:
             pass
@@ -187,6 +197,17 @@ class StreamHub:
             self.metrics.websocket_disconnections.inc(1, client.close_reason)
             log_event(log, "DEBUG", "client_disconnected", remote=remote,
                       reason=client.close_reason, dropped=client.frames_dropped)  # fmt: skip
+
+    def _admit(self, client: Client) -> bool:
+        """Take one token from the client's bucket; False when it is empty."""
+        rate = self.settings.max_messages_per_s
+        now = self._clock()
+        client.allowance = min(rate, client.allowance + (now - client.allowance_at) * rate)
+        client.allowance_at = now
+        if client.allowance < 1.0:
+            return False
+        client.allowance -= 1.0
+        return True
 
     def _on_message(self, client: Client, raw: str | bytes) -> None:
         try:
