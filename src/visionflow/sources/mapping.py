@@ -343,7 +343,10 @@ def map_agents(
 
     Returns the records and the number of items skipped for want of an id.
     """
-    mapped, extras, skipped = map_records(_at_path(payload, spec.path), spec)
+    items = _at_path(payload, spec.path)
+    mapped, extras, skipped = map_records(items, spec)
+    if items and not mapped:
+        raise MalformedResultError(f"none of the {len(items)} agent records has a usable id")
     if metrics is not None:
         metric_payload, metric_spec = metrics
         more, _, _ = map_records(_at_path(metric_payload, metric_spec.path), metric_spec)

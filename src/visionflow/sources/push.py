@@ -27,8 +27,13 @@ from visionflow.swarm import Agent, AgentStatus, SwarmState
 
 __all__ = ["AgentUpsert", "IngestConflictError", "MessageItem", "PushIngest", "PushSource", "UpdateBatch"]
 
-AgentId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^\S(.*\S)?$")]
-"""Non-empty, at most 256 characters, no leading or trailing white space."""
+AgentId = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=256, pattern=r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
+    ),
+]
+"""Non-empty, at most 256 characters, no control characters, no leading or trailing white space."""
 
 ShortText = Annotated[str, StringConstraints(max_length=512)]
 MAX_METADATA_KEYS = 64
