@@ -38,11 +38,12 @@ batches = st.fixed_dictionaries(
         "agents": st.lists(upserts, max_size=8),
         "remove": st.lists(ids, max_size=4),
         "messages": st.lists(messages, max_size=8),
-    },  # fmt: skip
+    },
 )
 CORRUPTIONS: list[tuple[str, Any]] = [
     ("health", 101), ("health", -1), ("health", "high"), ("workload", 2), ("tokens", -5), ("tokens", 1.5),
-    ("status", "sleeping"), ("id", ""), ("id", "  padded  "), ("id", 7), ("id", "a\nb"), ("surprise", 1), ("metadata", [1]),
+    ("status", "sleeping"), ("id", ""), ("id", "  padded  "), ("id", 7), ("id", "a\nb"),
+    ("surprise", 1), ("metadata", [1]),
 ]  # fmt: skip
 
 
@@ -90,7 +91,8 @@ def test_apply_upserts_then_messages_then_removals(metrics: Metrics) -> None:
     state = SwarmState()
     ingest = PushIngest(state, metrics, clock=lambda: 100.0)
     body = {"agents": [{"id": "a", "type": "coder"}, {"id": "b", "type": "llm-wrangler", "health": 80}],
-            "messages": [{"from": "a", "to": "b", "bytes": 10}, {"from": "a", "to": "ghost"}], "remove": ["a"]}  # fmt: skip
+            "messages": [{"from": "a", "to": "b", "bytes": 10}, {"from": "a", "to": "ghost"}],
+            "remove": ["a"]}  # fmt: skip
     result = ingest.apply(UpdateBatch.model_validate(body))
     assert result == {"agents": 2, "removed": 1, "messages": 1, "unmatched_messages": 1}
     assert set(state.agents) == {"b"} and state.agents["b"].metadata["orchestrator_type"] == "llm-wrangler"
