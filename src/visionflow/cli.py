@@ -30,6 +30,12 @@ class PhysicsFlag(StrEnum):
     reference = "reference"
 
 
+class SourceFlag(StrEnum):
+    simulated = "simulated"
+    mcp = "mcp"
+    push = "push"
+
+
 _FLAG_OF = {
     "agents": "--agents",
     "seed": "--seed",
@@ -40,6 +46,14 @@ _FLAG_OF = {
     "physics": "--physics",
     "config": "--config",
     "log": "--log-level",
+    "source": "--source",
+    "mcp_command": "--mcp-command",
+    "mcp_url": "--mcp-url",
+    "mcp_transport": "--mcp-transport",
+    "mcp_profile": "--mcp-profile",
+    "mcp_poll_busy_s": "--mcp-poll-busy",
+    "mcp_poll_idle_s": "--mcp-poll-idle",
+    "mcp_timeout_s": "--mcp-timeout",
 }
 
 
@@ -71,6 +85,16 @@ def serve(
     log_level: Annotated[
         str | None, typer.Option(help="Log level, e.g. info or 'info,visionflow.stream=debug'.")
     ] = None,
+    source: Annotated[SourceFlag | None, typer.Option(help="Where agents come from.")] = None,
+    mcp_command: Annotated[str | None, typer.Option(help="Spawn this MCP orchestrator and talk over stdio.")] = None,
+    mcp_url: Annotated[str | None, typer.Option(help="MCP orchestrator URL (streamable HTTP, or SSE).")] = None,
+    mcp_transport: Annotated[str | None, typer.Option(help="For --mcp-url: auto, http or sse.")] = None,
+    mcp_profile: Annotated[
+        str | None, typer.Option(help="Tool mapping: claude-flow, ruv-swarm, or a YAML file.")
+    ] = None,
+    mcp_poll_busy: Annotated[float | None, typer.Option(help="Seconds between polls while agents are busy.")] = None,
+    mcp_poll_idle: Annotated[float | None, typer.Option(help="Seconds between polls while agents idle.")] = None,
+    mcp_timeout: Annotated[float | None, typer.Option(help="Seconds one MCP tool call may take.")] = None,
 ) -> None:
     """Run the server: simulated swarm, CPU physics, HTTP API and binary stream."""
     from visionflow.observability.logging import configure
@@ -86,6 +110,14 @@ def serve(
         "tick_hz": tick_hz,
         "physics": physics.value if physics else None,
         "log": log_level,
+        "source": source.value if source else None,
+        "mcp_command": mcp_command,
+        "mcp_url": mcp_url,
+        "mcp_transport": mcp_transport,
+        "mcp_profile": mcp_profile,
+        "mcp_poll_busy_s": mcp_poll_busy,
+        "mcp_poll_idle_s": mcp_poll_idle,
+        "mcp_timeout_s": mcp_timeout,
     }
     try:
         settings = load_settings(flags, config)
@@ -97,7 +129,11 @@ def serve(
     except ValueError as exc:
         typer.echo(f"error: --log-level: {exc}", err=True)
         raise typer.Exit(2) from None
-    asyncio.run(run_server(settings))
+    try:
+        asyncio.run(run_server(settings))
+    except ConfigError as exc:  # raised while building the source (an MCP target or profile)
+        typer.echo(f"error: {_FLAG_OF.get(exc.field, exc.field)}: {exc.message}", err=True)
+        raise typer.Exit(2) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

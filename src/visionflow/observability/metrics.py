@@ -31,12 +31,18 @@ from prometheus_client.registry import Collector
 
 from visionflow import __version__
 
-__all__ = ["STAGES", "TICK_BUCKETS", "Metrics", "MonotonicCounter"]
+__all__ = ["INGEST_REJECT_REASONS", "MCP_ERROR_KINDS", "STAGES", "TICK_BUCKETS", "Metrics", "MonotonicCounter"]
 
 del GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR  # the default registry is not used
 
 STAGES = ("source", "swarm", "physics", "encode", "broadcast", "total")
 """The stages of a tick, the only values of the ``stage`` label."""
+
+MCP_ERROR_KINDS = ("connect", "timeout", "tool", "malformed")
+"""The only values of ``visionflow_mcp_errors_total``'s ``kind`` label."""
+
+INGEST_REJECT_REASONS = ("auth", "too_large", "invalid", "conflict")
+"""The only values of ``visionflow_ingest_rejected_total``'s ``reason`` label."""
 
 # A tick at 60 Hz lasts 16.7 ms; resolve well below it, and a few overruns above.
 TICK_BUCKETS = (
@@ -146,6 +152,30 @@ class Metrics:
             "Kinetic energy of the layout after the last step.",
             registry=r,
         )
+
+        self.mcp_fetch_duration = Histogram(
+            "visionflow_mcp_fetch_duration_seconds",
+            "Time to fetch one poll of every mapped tool from the MCP orchestrator.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+            registry=r,
+        )
+        self.mcp_up = Gauge("visionflow_mcp_up", "1 while the MCP orchestrator session is connected.", registry=r)
+        self.mcp_errors = Counter("visionflow_mcp_errors", "MCP source failures by kind.", ["kind"], registry=r)
+        for kind in MCP_ERROR_KINDS:
+            self.mcp_errors.labels(kind)
+        self.mcp_data_age = Gauge(
+            "visionflow_mcp_data_age_seconds", "Age of the last good agent data from the MCP orchestrator.", registry=r
+        )
+        self.ingest_items = Counter(
+            "visionflow_ingest_items", "Items applied by the push ingest API, by kind.", ["kind"], registry=r
+        )
+        for kind in ("agent", "removal", "message"):
+            self.ingest_items.labels(kind)
+        self.ingest_rejected = Counter(
+            "visionflow_ingest_rejected", "Push ingest requests refused, by reason.", ["reason"], registry=r
+        )
+        for reason in INGEST_REJECT_REASONS:
+            self.ingest_rejected.labels(reason)
 
     def read_at_scrape(self, gauge: Gauge, read: Callable[[], float]) -> None:
         """Make ``gauge`` report ``read()`` whenever it is scraped."""
