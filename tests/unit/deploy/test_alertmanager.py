@@ -11,7 +11,9 @@ import yaml
 from tests.promql import DEPLOY
 
 CONFIG = DEPLOY / "alertmanager" / "alertmanager.yml"
-amtool = pytest.mark.skipif(shutil.which("amtool") is None, reason="amtool (Debian package prometheus-alertmanager) missing")
+amtool = pytest.mark.skipif(
+    shutil.which("amtool") is None, reason="amtool (Debian package prometheus-alertmanager) missing"
+)
 
 
 @amtool

@@ -72,7 +72,8 @@ def test_promtool_rule_unit_tests_pass() -> None:
 @promtool
 def test_promtool_rule_unit_tests_can_fail(tmp_path: Path) -> None:
     """The same tests against a rule with the wrong threshold fail: they check something."""
-    broken = ALERTS.read_text().replace("visionflow_processing_duration_ms > 20", "visionflow_processing_duration_ms > 30")
+    rule = "visionflow_processing_duration_ms > "
+    broken = ALERTS.read_text().replace(rule + "20", rule + "30")
     (tmp_path / "alerts.yml").write_text(broken)
     shutil.copy(PROMETHEUS / "alerts.test.yml", tmp_path / "alerts.test.yml")
     result = subprocess.run(["promtool", "test", "rules", "alerts.test.yml"], cwd=tmp_path, capture_output=True,
