@@ -42,6 +42,7 @@ from prometheus_client.registry import Collector
 from visionflow import __version__
 
 __all__ = [
+    "DISCONNECT_REASONS",
     "INTENSITY_BUCKETS",
     "STAGES",
     "TICK_BUCKETS",
@@ -102,6 +103,12 @@ class MonotonicCounter(Collector):
             family.add_sample(self.name, dict(zip(self.labelnames, labelvalues, strict=True)), value)
         yield family
 
+
+DISCONNECT_REASONS = (
+    "normal_closure", "going_away", "abnormal_closure", "protocol_error", "policy_violation", "message_too_big",
+    "server_error", "other", "stalled", "server_full", "server_shutdown",
+)  # fmt: skip
+"""Every value of the disconnections ``reason`` label (see ``stream.hub.disconnect_reason``)."""
 
 INTENSITY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 """Upper bounds of the communication-intensity distribution (intensity is about 0..1, messages push it up)."""
@@ -233,6 +240,8 @@ class Metrics:
 
     def _define_pipeline_metrics(self, r: CollectorRegistry) -> None:
         """The dashboards' per-stage, protocol and stream series (see the operations manual)."""
+        for reason in DISCONNECT_REASONS:  # series exist before the first disconnect, so rate() has a zero
+            self.websocket_disconnections.inc(0, reason)
         self.websocket_latency_window = LatencyWindow()
         self.websocket_latency_ms = Gauge(
             "visionflow_websocket_latency_ms",
