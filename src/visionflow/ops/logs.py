@@ -5,9 +5,10 @@
     disconnects  WebSocket disconnects whose reason is not ``normal_closure`` in the window
 
 The files are the log file and its rotated backups (``file.N`` oldest ... ``file.1``, ``file``).
-A file last written before the window is skipped unread; every line is first matched as bytes
-and only parsed when it can match, and timestamps are compared as ISO strings (they sort the
-same way), so a query reads at disk speed rather than at JSON-parsing speed.
+A file last written before the window is skipped unread; ``bytes.find`` locates the lines that
+can match in 8 MB blocks (no Python per line), only those are parsed, and timestamps are
+compared as ISO strings (they sort the same way), so a query reads at about disk speed rather
+than at JSON-parsing speed.
 """
 
 from __future__ import annotations
@@ -65,6 +66,36 @@ def log_files(path: Path) -> list[Path]:
     return files
 
 
+_CHUNK = 8 << 20
+
+
+def _lines_with(file: Path, needles: tuple[bytes, ...]) -> Iterator[bytes]:
+    """Lines of ``file`` holding one of ``needles``, found with ``bytes.find`` over 8 MB blocks."""
+    with file.open("rb") as stream:
+        tail = b""
+        while True:
+            block = stream.read(_CHUNK)
+            if not block:
+                data, tail = tail, b""
+            else:
+                cut = block.rfind(b"\n") + 1
+                if cut == 0:
+                    tail += block
+                    continue
+                data, tail = tail + block[:cut], block[cut:]
+            starts: set[int] = set()
+            for needle in needles:
+                at = data.find(needle)
+                while at >= 0:
+                    starts.add(data.rfind(b"\n", 0, at) + 1)
+                    at = data.find(needle, at + len(needle))
+            for start in sorted(starts):
+                end = data.find(b"\n", start)
+                yield data[start : end if end >= 0 else len(data)]
+            if not block:
+                return
+
+
 def read_events(
     path: Path, since_s: float, needles: tuple[bytes, ...], *, now: float | None = None
 ) -> Iterator[dict[str, Any]]:
@@ -76,16 +107,13 @@ def read_events(
         try:
             if file.stat().st_mtime < cutoff_epoch:
                 continue
-            with file.open("rb") as lines:
-                for line in lines:
-                    if not any(n in line for n in needles):
-                        continue
-                    try:
-                        record = orjson.loads(line)
-                    except orjson.JSONDecodeError:
-                        continue
-                    if isinstance(record, dict) and str(record.get("ts", "")) >= cutoff:
-                        yield record
+            for line in _lines_with(file, needles):
+                try:
+                    record = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue
+                if isinstance(record, dict) and str(record.get("ts", "")) >= cutoff:
+                    yield record
         except FileNotFoundError:  # rotated away while we read: its lines are in the next file
             continue
 
