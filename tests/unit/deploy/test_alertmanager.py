@@ -7,7 +7,6 @@ import subprocess
 
 import pytest
 import yaml
-
 from tests.promql import DEPLOY
 
 CONFIG = DEPLOY / "alertmanager" / "alertmanager.yml"
