@@ -106,7 +106,7 @@ class MonotonicCounter(Collector):
 
 DISCONNECT_REASONS = (
     "normal_closure", "going_away", "abnormal_closure", "protocol_error", "policy_violation", "message_too_big",
-    "server_error", "other", "stalled", "server_full", "server_shutdown",
+    "server_error", "other", "stalled", "server_full", "server_shutdown", "rate_limited",
 )  # fmt: skip
 """Every value of the disconnections ``reason`` label (see ``stream.hub.disconnect_reason``)."""
 

@@ -70,6 +70,8 @@ class HubSettings:
     """A client stalled this long is disconnected."""
     compression: bool = False
     """Per-message deflate; off by default because every client's copy is compressed separately."""
+    max_messages_per_s: float = 50.0
+    """Messages a client may send per second (burst of the same size); a flooder is disconnected."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,11 @@ class Client:
     close_reason: str | None = None
     """Set when the server closes the connection; otherwise the close code names the reason."""
     connection_id: int = 0
+    frame_markers: bool = False
+    """Asked for a ``{"type": "frame"}`` marker before every binary frame, not only full ones."""
+    allowance: float = 0.0
+    """Token bucket for messages from the client, refilled at ``max_messages_per_s``."""
+    allowance_at: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def buffered(self) -> int:
@@ -195,13 +202,19 @@ class StreamHub:
                       remote=remote, limit=self.settings.max_connections)  # fmt: skip
             await connection.close(CloseCode.TRY_AGAIN_LATER, "server full")
             return
+        now = self._clock()
         self._next_connection_id += 1
-        client = Client(connection, remote, self._clock(), connection_id=self._next_connection_id)
+        client = Client(connection, remote, now, connection_id=self._next_connection_id,
+                        allowance=self.settings.max_messages_per_s, allowance_at=now)  # fmt: skip
         self._clients[connection] = client
         self._sync([client])
         log_event(log, "DEBUG", "client_connected", remote=remote, clients=len(self._clients))
         try:
             async for raw in connection:
+                if not self._admit(client):
+                    client.close_reason = "rate_limited"
+                    await connection.close(CloseCode.POLICY, "too many messages")
+                    break
                 self._on_message(client, raw)
         except ConnectionClosed:
             pass
@@ -214,6 +227,17 @@ class StreamHub:
                       connection_id=client.connection_id, remote=remote, disconnect_reason=reason,
                       session_duration=round(self._clock() - client.connected_at, 3),
                       frames_sent=client.frames_sent, dropped=client.frames_dropped)  # fmt: skip
+
+    def _admit(self, client: Client) -> bool:
+        """Take one token from the client's bucket; False when it is empty."""
+        rate = self.settings.max_messages_per_s
+        now = self._clock()
+        client.allowance = min(rate, client.allowance + (now - client.allowance_at) * rate)
+        client.allowance_at = now
+        if client.allowance < 1.0:
+            return False
+        client.allowance -= 1.0
+        return True
 
     def _on_message(self, client: Client, raw: str | bytes) -> None:
         self.metrics.network_received.inc(len(raw))
@@ -232,6 +256,13 @@ class StreamHub:
                     self.metrics.websocket_latency.observe(ms)
                     self.metrics.websocket_latency_window.record(ms)
             self._send_now(client, messages.dumps({"type": "pong", "seq": seq, "t": message.get("t")}).encode())
+        elif message["type"] == "subscribe":
+            markers = message.get("frame_markers")
+            if not isinstance(markers, bool):
+                reply = messages.error("bad_message", "field 'frame_markers' must be a boolean")
+                self._send_now(client, reply.encode())
+                return
+            client.frame_markers = markers
         else:
             self._send_now(client, messages.error("unknown_type", f"unknown message type {message['type']!r}").encode())
 
@@ -263,6 +294,7 @@ class StreamHub:
         while len(self._sent_at) > 600:
             self._sent_at.popitem(last=False)
         ready: list[ServerConnection] = []
+        marked: list[ServerConnection] = []
         resync: list[Client] = []
         for client in list(self._clients.values()):
             if client.state is ClientState.CLOSED:
@@ -271,6 +303,8 @@ class StreamHub:
                 self._drop(client, now)
             elif client.state is ClientState.STREAMING:
                 ready.append(client.connection)
+                if client.frame_markers:
+                    marked.append(client.connection)
                 client.frames_sent += 1
             else:
                 client.stalled_since = None
@@ -280,14 +314,15 @@ class StreamHub:
             broadcast(ready, text, text=True)
             sent += len(text)
         if tick.frame is not None and ready:
-            if tick.full:
-                marker = messages.frame_marker(tick.seq, tick.records, full=True).encode()
-                broadcast(ready, marker, text=True)
-                sent += len(marker)
+            marker = messages.frame_marker(tick.seq, tick.records, full=tick.full).encode()
+            with_marker = ready if tick.full else marked
+            broadcast(with_marker, marker, text=True)
             broadcast(ready, tick.frame)
             sent += len(tick.frame)
             self.metrics.binary_bytes_transmitted.inc(len(tick.frame) * len(ready))
             self.metrics.frames_sent.inc(len(ready))
+            if with_marker:
+                self.metrics.network_sent.inc(len(marker) * len(with_marker))
         if sent and ready:
             self.metrics.network_sent.inc(sent * len(ready))
         if resync:

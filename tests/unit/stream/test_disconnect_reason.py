@@ -26,7 +26,7 @@ def test_the_close_code_names_the_reason(code: int | None, reason: str) -> None:
     assert reason in DISCONNECT_REASONS
 
 
-@pytest.mark.parametrize("server_reason", ["stalled", "server_shutdown"])
+@pytest.mark.parametrize("server_reason", ["stalled", "server_shutdown", "rate_limited"])
 def test_the_servers_own_reason_wins(server_reason: str) -> None:
     assert disconnect_reason(client(1000, server_reason)) == server_reason
     assert server_reason in DISCONNECT_REASONS
