@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -121,7 +123,7 @@ def serve(
     }
     try:
         settings = load_settings(flags, config)
-        configure(settings.log)
+        configure(settings.log, file=settings.log_file, max_bytes=settings.log_max_bytes, backups=settings.log_backups)
     except ConfigError as exc:
         flag = _FLAG_OF.get(exc.field, exc.field)
         typer.echo(f"error: {flag}: {exc.message}", err=True)
@@ -134,6 +136,89 @@ def serve(
     except ConfigError as exc:  # raised while building the source (an MCP target or profile)
         typer.echo(f"error: {_FLAG_OF.get(exc.field, exc.field)}: {exc.message}", err=True)
         raise typer.Exit(2) from None
+
+
+logs_app = typer.Typer(help="Query the JSON log files: the operations manual's log queries.", no_args_is_help=True)
+app.add_typer(logs_app, name="logs")
+
+_LogFile = Annotated[
+    Path | None,
+    typer.Option("--file", help="Log file (its rotated backups are read too).", envvar="VISIONFLOW_LOG_FILE"),
+]
+_Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _log_query(title: str, file: Path | None, since: str, as_json: bool, query: Callable[[Path, float], Any]) -> None:
+    """Check the flags, run ``query(file, seconds)``, print its rows as a Rich table or JSON."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from visionflow.ops import logs
+
+    if file is None:
+        typer.echo("error: --file: no log file given; pass --file or set VISIONFLOW_LOG_FILE", err=True)
+        raise typer.Exit(2)
+    try:
+        since_s = logs.parse_since(since)
+    except ValueError as exc:
+        typer.echo(f"error: --since: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        rows = query(file, since_s)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: --file: {exc}", err=True)
+        raise typer.Exit(2) from None
+    dicts = logs.to_dicts(rows)
+    if as_json:
+        typer.echo(json.dumps(dicts, indent=2))
+        return
+    table = Table(title=f"{title} in the last {since} ({len(dicts)})")
+    columns = list(dicts[0]) if dicts else ["(none)"]
+    for column in columns:
+        table.add_column(column, justify="right" if column.endswith(("count", "_ms", "duration", "_id")) else "left")
+    for row in dicts:
+        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
+    Console().print(table)
+
+
+@logs_app.command("errors")
+def logs_errors(
+    since: Annotated[str, typer.Option(help="Window, e.g. 5m, 90s, 2h.")] = "5m",
+    min_count: Annotated[int, typer.Option(min=1, help="Only groups with at least this many errors.")] = 1,
+    file: _LogFile = None,
+    as_json: _Json = False,
+) -> None:
+    """ERROR and FATAL lines grouped by component and message, most frequent first."""
+    from visionflow.ops.logs import errors
+
+    _log_query("errors", file, since, as_json, lambda path, s: errors(path, s, min_count=min_count))
+
+
+@logs_app.command("slow")
+def logs_slow(
+    over_ms: Annotated[float, typer.Option(min=0, help="Processing time threshold in milliseconds.")] = 10.0,
+    since: Annotated[str, typer.Option(help="Window, e.g. 15m.")] = "15m",
+    file: _LogFile = None,
+    as_json: _Json = False,
+) -> None:
+    """Ticks whose processing time was above the threshold, slowest first."""
+    from visionflow.ops.logs import slow
+
+    _log_query(f"ticks over {over_ms:g} ms", file, since, as_json, lambda path, s: slow(path, over_ms, s))
+
+
+@logs_app.command("disconnects")
+def logs_disconnects(
+    since: Annotated[str, typer.Option(help="Window, e.g. 10m.")] = "10m",
+    include_normal: Annotated[bool, typer.Option(help="Include normal closures too.")] = False,
+    file: _LogFile = None,
+    as_json: _Json = False,
+) -> None:
+    """WebSocket disconnects that were not a normal closure, oldest first."""
+    from visionflow.ops.logs import disconnects
+
+    _log_query("disconnects", file, since, as_json,
+               lambda path, s: disconnects(path, s, include_normal=include_normal))  # fmt: skip
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,6 +15,7 @@ from visionflow.observability.logging import log_event
 from visionflow.observability.metrics import Metrics
 from visionflow.physics import Backend, PhysicsEngine, SimParams
 from visionflow.protocol.binary import DeltaEncoder
+from visionflow.server.instrumentation import instrument
 from visionflow.server.pipeline import Pipeline
 from visionflow.server.settings import Settings
 from visionflow.sources import AgentSource, MCPSource, MCPTarget, PushIngest, PushSource, SimulatedSource, load_profile
@@ -103,6 +104,7 @@ class Runtime:
             delta=DeltaEncoder(threshold=settings.delta_threshold, full_every=settings.full_frame_every),
             metadata_hz=settings.metadata_hz,
             physics_thread_threshold=settings.physics_thread_threshold,
+            slow_tick_ms=settings.slow_tick_ms,
         )
         self.hub = StreamHub(
             HubSettings(
@@ -123,6 +125,9 @@ class Runtime:
         self._loop_task: asyncio.Task[None] | None = None
         self.metrics.read_at_scrape(self.metrics.active_agents, lambda: len(self.state))
         self.metrics.read_at_scrape(self.metrics.websocket_connections, lambda: self.hub.client_count)
+        self.wire_quality = instrument(self.metrics, self.pipeline, requested=self.physics.requested,
+                                       backend=self.physics.backend.value,
+                                       fallback=self.physics.fallback_reason is not None)  # fmt: skip
 
     async def start(self) -> None:
         if self.physics.fallback_reason:

@@ -81,6 +81,24 @@ class Settings(BaseSettings):
     ingest_token: str | None = None
     ingest_max_batch: int = Field(5000, ge=1, le=100_000)
     ingest_max_body_bytes: int = Field(4 << 20, ge=1024, le=256 << 20)
+    log_file: Path | None = None
+    """Also write the JSON log lines here, rotated by size (``visionflow logs`` reads these files)."""
+    log_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    log_backups: int = Field(5, ge=0, le=100)
+    slow_tick_ms: float = Field(10.0, gt=0)
+    """Ticks at least this slow are logged as ``slow_tick`` (at most one line a second)."""
+    trace_tick_every: int = Field(60, ge=1)
+    """With tracing on (``OTEL_EXPORTER_OTLP_ENDPOINT``), trace every N-th tick plus every slow one."""
+    alert_health_urls: tuple[str, ...] = ()
+    """Health endpoints the ServiceDown playbook probes (JSON list in the environment)."""
+    alert_restart_command: str | None = None
+    """Command the playbook runs to restart the service (split like a shell line, run without a shell)."""
+    alert_restart_wait_s: float = Field(5.0, ge=0, le=600)
+    alert_error_restart_threshold: int = Field(20, ge=1)
+    """HighErrorRate restarts the service when the log holds more errors than this in 5 minutes."""
+    alert_escalation_url: str | None = None
+    """Webhook that receives escalations (alerts the playbook could not resolve)."""
+    alerts_kept: int = Field(1000, ge=1, le=1_000_000)
 
     @field_validator("ws_path")
     @classmethod

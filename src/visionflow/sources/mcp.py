@@ -34,6 +34,7 @@ from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult, TextCo
 from visionflow.errors import ConfigError, SourceError
 from visionflow.observability.logging import log_event
 from visionflow.observability.metrics import Metrics
+from visionflow.observability.tracing import span
 from visionflow.sources.base import SourceStatus
 from visionflow.sources.mapping import (
     MalformedResultError,
@@ -305,8 +306,11 @@ class MCPSource:
     async def _call_json(self, client: ToolCaller, spec: ToolSpec) -> Any:
         """A tool's JSON result. Session failures propagate; tool and shape errors are ``SourceError``."""
         try:
-            async with asyncio.timeout(self.timeout_s + 1.0):
-                result = await client.call_tool(spec.tool, spec.arguments or None, read_timeout_seconds=self.timeout_s)
+            with span("mcp.call", tool=spec.tool):
+                async with asyncio.timeout(self.timeout_s + 1.0):
+                    result = await client.call_tool(
+                        spec.tool, spec.arguments or None, read_timeout_seconds=self.timeout_s
+                    )
         except MCPError as exc:
             if exc.code in (CONNECTION_CLOSED, REQUEST_TIMEOUT):
                 raise
