@@ -56,7 +56,7 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, logs: lis
     while time.monotonic() < deadline:
         try:
             value = probe()
-        except httpx.TransportError:
+        except (httpx.TransportError, ValueError):  # not up yet, or not ready (Prometheus answers 503 in text)
             value = None
         if value:
             return value

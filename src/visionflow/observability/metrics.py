@@ -244,9 +244,16 @@ class Metrics:
             registry=r,
         )
 
-        self.mcp_fetch_duration = Histogram(
+        # The manual's dashboard reads the fetch time as an instant value, so the last fetch is a
+        # gauge under that name and the distribution a histogram beside it.
+        self.mcp_fetch_duration = Gauge(
             "visionflow_mcp_fetch_duration_seconds",
-            "Time to fetch one poll of every mapped tool from the MCP orchestrator.",
+            "Time the last poll took to fetch every mapped tool from the MCP orchestrator.",
+            registry=r,
+        )
+        self.mcp_fetch_latency = Histogram(
+            "visionflow_mcp_fetch_latency_seconds",
+            "Distribution of MCP poll fetch times.",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
             registry=r,
         )

@@ -355,7 +355,9 @@ class MCPSource:
         status_payload = await self._fetch_optional(client, profile.status)
         for spec in profile.extra_status:
             await self._fetch_optional(client, spec)
-        self.metrics.mcp_fetch_duration.observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        self.metrics.mcp_fetch_duration.set(elapsed)
+        self.metrics.mcp_fetch_latency.observe(elapsed)
         try:
             snapshot = self._map(agents_payload, metrics_payload, tasks_payload, messages_payload)
         except MalformedResultError as exc:

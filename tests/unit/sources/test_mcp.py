@@ -89,7 +89,7 @@ def test_agents_tasks_and_control_over_an_in_process_server(metrics: Metrics) ->
         assert source.status().to_dict(time.time())["swarm"] == {"status": "running", "topology": "mesh"}
         assert source.connected and not source.stale
         assert metrics.registry.get_sample_value("visionflow_mcp_up") == 1.0
-        assert (metrics.registry.get_sample_value("visionflow_mcp_fetch_duration_seconds_count") or 0) >= 1
+        assert (metrics.registry.get_sample_value("visionflow_mcp_fetch_latency_seconds_count") or 0) >= 1
         result = await source.control("spawn_agent", {"type": "reviewer", "name": "r-1"}, {})
         assert result["success"] is True
         await run_until(source, state, lambda: "r-1" in state)
