@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: setup run test lint bench clean system-deps test-web bench-web
+.PHONY: setup run test lint bench bench-observability clean system-deps test-web bench-web
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,28 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# Debian's Prometheus and Alertmanager (promtool, amtool) for the monitoring tests; installed
+# with apt-get when running as root (CI), otherwise those tests skip and say why.
+MONITORING_PACKAGES := prometheus prometheus-alertmanager
+MONITORING_STAMP    := $(VENV)/.monitoring-packages
+
+$(MONITORING_STAMP): $(STAMP)
+	@if ! command -v promtool >/dev/null || ! command -v prometheus-alertmanager >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+				apt-get install -y -qq --no-install-recommends $(MONITORING_PACKAGES) >/dev/null; \
+		else \
+			echo "note: apt-get install $(MONITORING_PACKAGES) to run the monitoring-stack tests" >&2; \
+		fi; \
+	fi
+	touch $@
+
+setup: $(MONITORING_STAMP)
+test: $(MONITORING_STAMP)
+
+bench-observability: $(STAMP)
+	$(BIN)/python bench/observability.py
 
 # --- the web view: three.js from the npm lock file; Chromium and node from Debian for the tests.
 APT_MISSING = $(if $(wildcard /usr/bin/chromium),,chromium) $(if $(shell command -v node),,nodejs) \

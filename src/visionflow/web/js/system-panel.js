@@ -14,8 +14,7 @@ const METRIC_NAMES = [
   'visionflow_tick_overruns_total',
   'visionflow_frames_dropped_total',
   'visionflow_errors_total',
-  'visionflow_websocket_latency_ms_sum',
-  'visionflow_websocket_latency_ms_count',
+  'visionflow_websocket_latency_ms', // a gauge: mean round trip of the last 30 s
 ];
 
 /** @param {unknown} value @param {number} digits */
@@ -92,9 +91,8 @@ export class SystemPanel {
       return;
     }
     const m = readMetrics(text, METRIC_NAMES);
-    const count = m.get('visionflow_websocket_latency_ms_count') ?? 0;
-    const latency = count > 0 ? (m.get('visionflow_websocket_latency_ms_sum') ?? 0) / count : null;
-    this._set('latency', latency === null ? '–' : `${latency.toFixed(1)} ms mean`);
+    const latency = m.get('visionflow_websocket_latency_ms');
+    this._set('latency', latency === undefined ? '–' : `${latency.toFixed(1)} ms (30 s mean)`);
     this._set('ticks', `${m.get('visionflow_ticks_total') ?? '–'} (${m.get('visionflow_tick_overruns_total') ?? 0} over)`);
     this._set('dropped', String(m.get('visionflow_frames_dropped_total') ?? '–'));
     this._set('errors', String(m.get('visionflow_errors_total') ?? 0));
