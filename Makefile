@@ -5,8 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
+NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: setup run test lint bench bench-observability clean
+.PHONY: setup run test lint bench bench-observability clean system-deps test-web bench-web
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +15,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) $(NODE_STAMP)
 
-run: $(STAMP)
+run: $(STAMP) $(NODE_STAMP)
 	$(BIN)/visionflow serve $(ARGS)
 
 lint: $(STAMP)
@@ -24,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: lint
+test: lint system-deps $(NODE_STAMP) test-web
 	@$(BIN)/pytest $(ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose" >&2; exit 1; fi; \
 	exit $$rc
@@ -56,3 +57,26 @@ test: $(MONITORING_STAMP)
 
 bench-observability: $(STAMP)
 	$(BIN)/python bench/observability.py
+
+# --- the web view: three.js from the npm lock file; Chromium and node from Debian for the tests.
+APT_MISSING = $(if $(wildcard /usr/bin/chromium),,chromium) $(if $(shell command -v node),,nodejs) \
+              $(if $(shell command -v npm),,npm)
+
+system-deps:
+	@missing="$(strip $(APT_MISSING))"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; \
+	  else echo "cannot install $$missing (not root, no sudo): browser tests will be skipped" >&2; exit 0; fi; \
+	  $$sudo apt-get update -q && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || $(MAKE) system-deps
+	npm ci --no-audit --no-fund
+	@touch $(NODE_STAMP)
+
+test-web: system-deps $(NODE_STAMP)
+	node --test tests/web/*.test.mjs
+
+bench-web: $(STAMP) $(NODE_STAMP) system-deps
+	$(BIN)/python bench/web_decode.py

@@ -48,8 +48,15 @@ class LiveServer:
         return self.log.read_text(errors="replace")
 
 
-def start_server(log: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 90) -> LiveServer:
-    http_port, ws_port = free_port(), free_port()
+def start_server(
+    log: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 90,
+    ports: tuple[int, int] | None = None,
+) -> LiveServer:
+    """Start ``visionflow serve`` on free ports (or on ``ports``: http, ws, to restart in place)."""
+    http_port, ws_port = ports or (free_port(), free_port())
     command = [sys.executable, "-m", "visionflow.cli", "serve", "--http-port", str(http_port),
                "--ws-port", str(ws_port), *args]  # fmt: skip
     with log.open("wb") as out:
