@@ -380,6 +380,7 @@ class PhysicsEngine:
                     np.float32(p.damping), np.float32(p.max_force), max_speed, np.float32(warm),
                     np.float32(p.bounds_radius),
                 )  # fmt: skip
+        if n:
             self._pos, self._pos_next = self._pos_next, self._pos
             self._vel, self._vel_next = self._vel_next, self._vel
         self.steps += 1

@@ -91,6 +91,8 @@ class GpuStepper:
         )  # fmt: skip
         d["pos"], d["pos_next"] = d["pos_next"], d["pos"]
         d["vel"], d["vel_next"] = d["vel_next"], d["vel"]
-        d["pos"].copy_to_host(engine._pos_next[:n])
-        d["vel"].copy_to_host(engine._vel_next[:n])
+        # Assigned rather than copied into a view of the host buffer: the simulator's
+        # copy_to_host does not write through views.
+        engine._pos_next[:n] = d["pos"].copy_to_host()
+        engine._vel_next[:n] = d["vel"].copy_to_host()
         return float(d["energy"].copy_to_host()[0])

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import math
 
-from numba import cuda, float32
+from numba import config, cuda, float32
 
 __all__ = ["TILE", "integrate", "repulsion_exact"]
 
-TILE = 128
-"""Threads per block, and positions staged in shared memory per tile."""
+TILE = 32 if getattr(config, "ENABLE_CUDASIM", 0) else 128
+"""Threads per block, and positions staged in shared memory per tile (fewer on the simulator,
+which runs every thread of a block as a Python thread)."""
 
 
 @cuda.jit(fastmath=True)  # type: ignore[untyped-decorator]
