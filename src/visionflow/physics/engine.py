@@ -388,13 +388,13 @@ class PhysicsEngine:
         self.kinetic_energy = float(energy)
         return StepResult(self.kinetic_energy, self.temperature, n)
 
-    @property
-    def nbytes(self) -> int:
-        """Bytes the engine's arrays hold (node and edge state plus the tree's workspace)."""
-        arrays = (self._ids, self._pos, self._vel, self._pos_next, self._vel_next, self._soa, self._force,
-                  self._pinned, self._slot_of, self._edge_src, self._edge_dst, self._edge_weight, self._ptr,
-                  self._nbr, self._csr_weight, self._csr_order, self._csr_keep)  # fmt: skip
-        return sum(a.nbytes for a in arrays) + self._tree.nbytes
+    def memory(self) -> dict[str, int]:
+        """Bytes the engine holds: ``node`` (per-node arrays and the tree's workspace) and ``edge``."""
+        node = (self._ids, self._pos, self._vel, self._pos_next, self._vel_next, self._soa, self._force,
+                self._pinned, self._slot_of, self._ptr)  # fmt: skip
+        edge = (self._edge_src, self._edge_dst, self._edge_weight, self._nbr, self._csr_weight, self._csr_order,
+                self._csr_keep)  # fmt: skip
+        return {"node": sum(a.nbytes for a in node) + self._tree.nbytes, "edge": sum(a.nbytes for a in edge)}
 
     @property
     def settled(self) -> bool:
