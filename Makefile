@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench clean bench-peers bench-physics
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,11 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# Optional peers of `visionflow bench physics --peers` (Python extras and d3-force-3d).
+bench-peers: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	npm install --prefix bench --no-audit --no-fund
+
+bench-physics: $(STAMP)
+	$(BIN)/visionflow bench physics --nodes 200,10000,100000 --steps 100 --peers $(ARGS)

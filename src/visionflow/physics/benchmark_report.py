@@ -25,7 +25,9 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
         out.print(table)
         out.print(f"crossover: {result['crossover'] or 'not reached in these sizes'}")
         return
-    speed = Table(title=f"Layout step, {result['graph']} graph, median of {result['steps']} steps (ratio = peer / ours)")
+    speed = Table(
+        title=f"Layout step, {result['graph']} graph, median of {result['steps']} steps (ratio = peer / ours)"
+    )
     for column in ("nodes", "edges", "contender", "ms/step", "ratio", "note"):
         speed.add_column(column, justify="right" if column not in ("contender", "note") else "left")
     for size in result["sizes"]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,11 @@ from visionflow.types import FloatArray, IdArray, Vec3Array
 __all__ = ["TREE_THRESHOLD", "Backend", "Method", "PhysicsEngine", "StepResult"]
 
 
-TREE_THRESHOLD = 2048
+StepKernel = Callable[..., float]
+"""A whole step (all-pairs kernels and the reference) or the rest of one (after tree or grid repulsion)."""
+RepulsionKernel = Callable[..., None]
+
+TREE_THRESHOLD = 1024
 """Node count from which Barnes-Hut beats exact all-pairs on the CPU (measured: ``visionflow bench physics``)."""
 
 
@@ -350,7 +355,8 @@ class PhysicsEngine:
             graph = (self._ptr, self._nbr, self._csr_weight, self._pinned, n)
             shared = (np.float32(p.dt),)
             if self.backend is Backend.REFERENCE:
-                energy = reference.step(
+                oracle: StepKernel = reference.step
+                energy = oracle(
                     self._pos, self._vel, self._pos_next, self._vel_next, self._soa, *graph, *shared,
                     np.float32(p.repulsion), np.float32(p.softening), np.float32(p.spring_k),
                     np.float32(p.rest_length), np.float32(p.gravity), np.float32(p.damping),
@@ -358,7 +364,9 @@ class PhysicsEngine:
                     cutoff=p.cutoff,
                 )  # fmt: skip
             elif method is Method.EXACT:
-                kernel = kernels_cpu.step_parallel if n >= self.parallel_threshold else kernels_cpu.step_serial
+                kernel: StepKernel = (
+                    kernels_cpu.step_parallel if n >= self.parallel_threshold else kernels_cpu.step_serial
+                )
                 energy = kernel(
                     self._pos, self._vel, self._pos_next, self._vel_next, self._soa, *graph, *shared,
                     np.float32(p.repulsion), np.float32(p.softening), np.float32(p.spring_k),
@@ -371,9 +379,12 @@ class PhysicsEngine:
                     self._tree.repulsion(self._pos, n, p.theta, p.repulsion, p.softening, self._force,
                                          parallel=parallel)  # fmt: skip
                 else:
-                    kernels_grid.grid_repulsion(self._pos, n, np.float32(p.cutoff), np.float32(p.repulsion),
+                    grid: RepulsionKernel = kernels_grid.grid_repulsion
+                    grid(self._pos, n, np.float32(p.cutoff), np.float32(p.repulsion),
                                                 np.float32(p.softening), self._force)  # fmt: skip
-                finish = kernels_cpu.step_with_repulsion if parallel else kernels_cpu.step_with_repulsion_serial
+                finish: StepKernel = (
+                    kernels_cpu.step_with_repulsion if parallel else kernels_cpu.step_with_repulsion_serial
+                )
                 energy = finish(
                     self._pos, self._vel, self._pos_next, self._vel_next, self._soa, self._force, *graph, *shared,
                     np.float32(p.spring_k), np.float32(p.rest_length), np.float32(p.gravity),

@@ -24,7 +24,8 @@ def cuda_available() -> bool:
     try:
         from numba import cuda
 
-        return bool(cuda.is_available())
+        device: Any = cuda
+        return bool(device.is_available())
     except Exception:  # no driver, no toolkit, or the package is missing: all mean "no GPU"
         return False
 

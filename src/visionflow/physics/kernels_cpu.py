@@ -28,6 +28,7 @@ F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
+Real = float | np.floating[Any]
 
 
 def _jit(**options: Any) -> Callable[[F], F]:
@@ -38,7 +39,7 @@ def _jit(**options: Any) -> Callable[[F], F]:
 @_jit(fastmath=True, nogil=True, cache=True, inline="always")
 def _repulsion(
     i: int, xs: F32, ys: F32, zs: F32, n: int, repulsion: float, softening: float
-) -> tuple[float, float, float]:
+) -> tuple[np.float32, np.float32, np.float32]:
     """Exact repulsion on node i from every node (all pairs)."""
     xi = xs[i]
     yi = ys[i]
@@ -120,7 +121,7 @@ def _split(pos: F32, soa: F32, n: int) -> None:
 
 @_jit(fastmath=True, nogil=True, cache=True, inline="always")
 def _integrate(
-    i: int, pos: F32, vel: F32, out_pos: F32, out_vel: F32, fx: float, fy: float, fz: float, pinned: U8,
+    i: int, pos: F32, vel: F32, out_pos: F32, out_vel: F32, fx: Real, fy: Real, fz: Real, pinned: U8,
     dt: float, damping: float, max_force: float, max_speed: float, warm: float,
 ) -> float:  # fmt: skip
     if pinned[i]:

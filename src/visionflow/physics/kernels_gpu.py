@@ -16,8 +16,12 @@ numba-cuda runs these on the CPU, which is how CI tests them against the NumPy r
 from __future__ import annotations
 
 import math
+from typing import Any
 
-from numba import config, cuda, float32
+from numba import config, float32
+from numba import cuda as _cuda
+
+cuda: Any = _cuda  # numba-cuda's intrinsics (shared, grid, syncthreads) are not typed
 
 __all__ = ["TILE", "integrate", "repulsion_exact"]
 
@@ -26,7 +30,7 @@ TILE = 32 if getattr(config, "ENABLE_CUDASIM", 0) else 128
 which runs every thread of a block as a Python thread)."""
 
 
-@cuda.jit(fastmath=True)  # type: ignore[untyped-decorator]
+@cuda.jit(fastmath=True)
 def repulsion_exact(pos, n, repulsion, softening, cutoff2, force):  # type: ignore[no-untyped-def]
     """``force[i]`` = repulsion on node i from every node within range."""
     tile = cuda.shared.array(shape=(TILE, 3), dtype=float32)
@@ -86,7 +90,7 @@ def repulsion_exact(pos, n, repulsion, softening, cutoff2, force):  # type: igno
     force[i, 2] = fz
 
 
-@cuda.jit(fastmath=True)  # type: ignore[untyped-decorator]
+@cuda.jit(fastmath=True)
 def integrate(  # type: ignore[no-untyped-def]
     pos, vel, out_pos, out_vel, force, ptr, nbr, weight, pinned, n,
     dt, spring_k, rest_length, gravity, damping, max_force, max_speed, warm, bounds_radius, energy,

@@ -46,7 +46,7 @@ def _jit(**options: Any) -> Callable[[F], F]:
 
 
 @_jit(nogil=True, cache=True, inline="always")
-def _spread(v: int) -> int:
+def _spread(v: int) -> np.uint64:
     """Put two zero bits between each of the low 21 bits of ``v``."""
     x = np.uint64(v) & np.uint64(0x1FFFFF)
     x = (x | (x << np.uint64(32))) & np.uint64(0x1F00000000FFFF)
@@ -54,7 +54,7 @@ def _spread(v: int) -> int:
     x = (x | (x << np.uint64(8))) & np.uint64(0x100F00F00F00F00F)
     x = (x | (x << np.uint64(4))) & np.uint64(0x10C30C30C30C30C3)
     x = (x | (x << np.uint64(2))) & np.uint64(0x1249249249249249)
-    return x  # type: ignore[no-any-return]
+    return x
 
 
 @_jit(nogil=True, cache=True)
@@ -357,7 +357,7 @@ def tree_repulsion_serial(
 def _list_force(
     xi: float, yi: float, zi: float, slot: int, ax: F32, ay: F32, az: F32, am: F32, na: int,
     bx: F32, by: F32, bz: F32, bslot: I32, nd: int, repulsion: float, softening: float,
-) -> tuple[float, float, float]:  # fmt: skip
+) -> tuple[np.float32, np.float32, np.float32]:  # fmt: skip
     """Force on one node from an interaction list: accepted cells, then single nodes."""
     fx = np.float32(0.0)
     fy = np.float32(0.0)

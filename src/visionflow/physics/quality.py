@@ -43,7 +43,7 @@ def _csr(n: int, src: Index, dst: Index) -> tuple[Index, Index]:
     return ptr, cols[order].astype(np.int64)
 
 
-@njit(cache=True)  # type: ignore[untyped-decorator]
+@njit(cache=True)
 def _bfs(ptr: Index, nbr: Index, sources: Index, n: int) -> npt.NDArray[np.int32]:  # pragma: no cover - jitted
     out = np.full((len(sources), n), -1, np.int32)
     queue = np.empty(n, np.int64)
@@ -68,7 +68,8 @@ def _bfs(ptr: Index, nbr: Index, sources: Index, n: int) -> npt.NDArray[np.int32
 def hop_distances(n: int, src: npt.ArrayLike, dst: npt.ArrayLike, sources: npt.ArrayLike) -> npt.NDArray[np.int32]:
     """Hop distance from each of ``sources`` to every node (-1 where unreachable); shape (sources, n)."""
     ptr, nbr = _csr(n, np.asarray(src, np.int64), np.asarray(dst, np.int64))
-    return _bfs(ptr, nbr, np.asarray(sources, np.int64), n)  # type: ignore[no-any-return]
+    distances: npt.NDArray[np.int32] = _bfs(ptr, nbr, np.asarray(sources, np.int64), n)
+    return distances
 
 
 def _sample(n: int, size: int, seed: int) -> Index:
@@ -77,9 +78,7 @@ def _sample(n: int, size: int, seed: int) -> Index:
     return np.sort(np.random.default_rng(seed).choice(n, size, replace=False)).astype(np.int64)
 
 
-def stress(
-    pos: npt.ArrayLike, src: npt.ArrayLike, dst: npt.ArrayLike, *, sample: int = 300, seed: int = 0
-) -> float:
+def stress(pos: npt.ArrayLike, src: npt.ArrayLike, dst: npt.ArrayLike, *, sample: int = 300, seed: int = 0) -> float:
     """Normalised stress over pairs (sampled node, any node it reaches); NaN when no pair is connected."""
     p = np.asarray(pos, np.float64)
     n = len(p)

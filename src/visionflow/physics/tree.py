@@ -7,6 +7,8 @@ but the per-cell centres of mass.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
@@ -96,7 +98,7 @@ class BarnesHutTree:
     ) -> None:
         """Build the tree over ``pos[:n]`` and write each node's repulsion into ``force[:n]``."""
         self.build(pos, n)
-        walk = kt.tree_repulsion if parallel else kt.tree_repulsion_serial
+        walk: Callable[..., None] = kt.tree_repulsion if parallel else kt.tree_repulsion_serial
         walk(
             self._sorted[0], self._sorted[1], self._sorted[2], self._order, n, self.cells,
             self._start, self._end, self._skip, self._half, self._prefix,

@@ -61,7 +61,7 @@ def test_patch_changes_params_and_wakes_a_resting_layout(runtime: Runtime) -> No
         ([1, 2], "body"),
         ({}, "body"),
         ({"warmup_steps": 2.5}, "warmup_steps"),
-    ],  # fmt: skip
+    ],
 )
 def test_bad_patch_is_a_422_naming_the_field_and_changes_nothing(runtime: Runtime, body: Any, field: str) -> None:
     before = runtime.engine.params
