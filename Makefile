@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: setup run test lint bench clean bench-peers bench-physics
+.PHONY: setup run test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,7 @@ clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 
 # Optional peers of `visionflow bench physics --peers` (Python extras and d3-force-3d).
+.PHONY: bench-peers bench-physics
 bench-peers: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	npm install --prefix bench --no-audit --no-fund
