@@ -76,6 +76,7 @@ class PhysicsEngine:
         self.parallel_threshold = parallel_threshold
         self.tree_threshold = tree_threshold
         self.method = Method.EXACT
+        self._scalar_cache: tuple[SimParams, tuple[np.float32, ...]] | None = None
         self._tree = BarnesHutTree()
         self._gpu: Any = None
         if self.backend is Backend.CUDA:
@@ -339,6 +340,15 @@ class PhysicsEngine:
             return Method.EXACT
         return Method.TREE
 
+    def _scalars(self, p: SimParams) -> tuple[np.float32, ...]:
+        """The kernels' float32 arguments, converted once per parameter set (it is most of a small step's overhead)."""
+        cached = self._scalar_cache
+        if cached is None or cached[0] is not p:
+            names = ("dt", "repulsion", "softening", "spring_k", "rest_length", "gravity", "damping", "max_force",
+                     "bounds_radius")  # fmt: skip
+            cached = self._scalar_cache = (p, tuple(np.float32(getattr(p, name)) for name in names))
+        return cached[1]
+
     def step(self) -> StepResult:
         """Advance the layout by one time step."""
         if self._csr_dirty:
@@ -353,25 +363,22 @@ class PhysicsEngine:
             energy = self._gpu.step(self, warm, max_speed)
         elif n:
             graph = (self._ptr, self._nbr, self._csr_weight, self._pinned, n)
-            shared = (np.float32(p.dt),)
+            dt, repulsion, softening, spring_k, rest_length, gravity, damping, max_force, bounds = self._scalars(p)
             if self.backend is Backend.REFERENCE:
                 oracle: StepKernel = reference.step
                 energy = oracle(
-                    self._pos, self._vel, self._pos_next, self._vel_next, self._soa, *graph, *shared,
-                    np.float32(p.repulsion), np.float32(p.softening), np.float32(p.spring_k),
-                    np.float32(p.rest_length), np.float32(p.gravity), np.float32(p.damping),
-                    np.float32(p.max_force), max_speed, np.float32(warm), np.float32(p.bounds_radius),
-                    cutoff=p.cutoff,
+                    self._pos, self._vel, self._pos_next, self._vel_next, self._soa, *graph, dt, repulsion,
+                    softening, spring_k, rest_length, gravity, damping, max_force, max_speed, np.float32(warm),
+                    bounds, cutoff=p.cutoff,
                 )  # fmt: skip
             elif method is Method.EXACT:
                 kernel: StepKernel = (
                     kernels_cpu.step_parallel if n >= self.parallel_threshold else kernels_cpu.step_serial
                 )
                 energy = kernel(
-                    self._pos, self._vel, self._pos_next, self._vel_next, self._soa, *graph, *shared,
-                    np.float32(p.repulsion), np.float32(p.softening), np.float32(p.spring_k),
-                    np.float32(p.rest_length), np.float32(p.gravity), np.float32(p.damping),
-                    np.float32(p.max_force), max_speed, np.float32(warm), np.float32(p.bounds_radius),
+                    self._pos, self._vel, self._pos_next, self._vel_next, self._soa, *graph, dt, repulsion,
+                    softening, spring_k, rest_length, gravity, damping, max_force, max_speed, np.float32(warm),
+                    bounds,
                 )  # fmt: skip
             else:
                 parallel = n >= self.parallel_threshold
@@ -380,16 +387,13 @@ class PhysicsEngine:
                                          parallel=parallel)  # fmt: skip
                 else:
                     grid: RepulsionKernel = kernels_grid.grid_repulsion
-                    grid(self._pos, n, np.float32(p.cutoff), np.float32(p.repulsion),
-                                                np.float32(p.softening), self._force)  # fmt: skip
+                    grid(self._pos, n, np.float32(p.cutoff), repulsion, softening, self._force)
                 finish: StepKernel = (
                     kernels_cpu.step_with_repulsion if parallel else kernels_cpu.step_with_repulsion_serial
                 )
                 energy = finish(
-                    self._pos, self._vel, self._pos_next, self._vel_next, self._soa, self._force, *graph, *shared,
-                    np.float32(p.spring_k), np.float32(p.rest_length), np.float32(p.gravity),
-                    np.float32(p.damping), np.float32(p.max_force), max_speed, np.float32(warm),
-                    np.float32(p.bounds_radius),
+                    self._pos, self._vel, self._pos_next, self._vel_next, self._soa, self._force, *graph, dt,
+                    spring_k, rest_length, gravity, damping, max_force, max_speed, np.float32(warm), bounds,
                 )  # fmt: skip
         if n:
             self._pos, self._pos_next = self._pos_next, self._pos

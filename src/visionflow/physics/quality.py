@@ -83,12 +83,16 @@ def stress(pos: npt.ArrayLike, src: npt.ArrayLike, dst: npt.ArrayLike, *, sample
     p = np.asarray(pos, np.float64)
     n = len(p)
     sources = _sample(n, sample, seed)
-    hops = hop_distances(n, src, dst, sources).astype(np.float64)
-    layout = np.linalg.norm(p[sources][:, None, :] - p[None, :, :], axis=-1)
-    pair = hops > 0
-    if not pair.any():
+    hops = hop_distances(n, src, dst, sources)
+    ratios = []
+    for first in range(0, len(sources), 16):  # 16 rows at a time keeps memory at 16 x n x 3 floats
+        rows = slice(first, first + 16)
+        layout = np.linalg.norm(p[sources[rows]][:, None, :] - p[None, :, :], axis=-1)
+        pair = hops[rows] > 0
+        ratios.append(layout[pair] / hops[rows][pair])
+    ratio = np.concatenate(ratios)
+    if len(ratio) == 0:
         return float("nan")
-    ratio = layout[pair] / hops[pair]
     scale = ratio.sum() / max((ratio * ratio).sum(), 1e-300)
     return float(np.mean((scale * ratio - 1.0) ** 2))
 

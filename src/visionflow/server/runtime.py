@@ -134,6 +134,8 @@ class Runtime:
         probe.step()
         probe.parallel_threshold = 10**9
         probe.step()
+        probe.params = probe.params.replace(cutoff=10.0)  # the cell list, should a client switch to it
+        probe.step()
 
     def set_physics_params(self, changes: dict[str, Any]) -> SimParams:
         """Apply parameter changes at run time; a bad value raises ConfigError and changes nothing."""
