@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench bench-observability clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,28 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# Debian's Prometheus and Alertmanager (promtool, amtool) for the monitoring tests; installed
+# with apt-get when running as root (CI), otherwise those tests skip and say why.
+MONITORING_PACKAGES := prometheus prometheus-alertmanager
+MONITORING_STAMP    := $(VENV)/.monitoring-packages
+
+$(MONITORING_STAMP): $(STAMP)
+	@if ! command -v promtool >/dev/null || ! command -v prometheus-alertmanager >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+				apt-get install -y -qq --no-install-recommends $(MONITORING_PACKAGES) >/dev/null; \
+		else \
+			echo "note: apt-get install $(MONITORING_PACKAGES) to run the monitoring-stack tests" >&2; \
+		fi; \
+	fi
+	touch $@
+
+setup: $(MONITORING_STAMP)
+test: $(MONITORING_STAMP)
+
+bench-observability: $(STAMP)
+	$(BIN)/python bench/observability.py
 
 # Optional peers of `visionflow bench physics --peers` (Python extras and d3-force-3d).
 .PHONY: bench-peers bench-physics

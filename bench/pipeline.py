@@ -34,13 +34,31 @@ REFERENCE_LIMIT = 3000
 """The NumPy reference holds N x N arrays; beyond this it is not run."""
 
 
+class TickClock:
+    """Swarm time that advances exactly one tick per call of ``advance``, however long a tick took.
+
+    With wall time, a slow tick would let the simulator generate more events for the next
+    one, and large swarms would be measured doing more work than they do at 60 Hz.
+    """
+
+    def __init__(self, hz: float = 60.0) -> None:
+        self.now = time.time()
+        self.step = 1.0 / hz
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
 def build(agents: int, backend: Backend) -> Pipeline:
+    clock = TickClock()
     state = SwarmState()
     source = SimulatedSource(agents, seed=1)
-    asyncio.run(source.start(state, time.time()))
+    asyncio.run(source.start(state, clock.now))
     engine = PhysicsEngine(backend=backend, seed=1)
-    pipeline = Pipeline(state, source, engine, Metrics(CollectorRegistry(), process_metrics=False))
-    pipeline.run_swarm(time.time())
+    metrics = Metrics(CollectorRegistry(), process_metrics=False)
+    pipeline = Pipeline(state, source, engine, metrics, wall_clock=clock)
+    pipeline.run_swarm(clock.now)
     return pipeline
 
 

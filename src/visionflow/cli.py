@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -30,6 +32,12 @@ class PhysicsFlag(StrEnum):
     reference = "reference"
 
 
+class SourceFlag(StrEnum):
+    simulated = "simulated"
+    mcp = "mcp"
+    push = "push"
+
+
 _FLAG_OF = {
     "agents": "--agents",
     "seed": "--seed",
@@ -40,6 +48,14 @@ _FLAG_OF = {
     "physics": "--physics",
     "config": "--config",
     "log": "--log-level",
+    "source": "--source",
+    "mcp_command": "--mcp-command",
+    "mcp_url": "--mcp-url",
+    "mcp_transport": "--mcp-transport",
+    "mcp_profile": "--mcp-profile",
+    "mcp_poll_busy_s": "--mcp-poll-busy",
+    "mcp_poll_idle_s": "--mcp-poll-idle",
+    "mcp_timeout_s": "--mcp-timeout",
 }
 
 
@@ -71,6 +87,16 @@ def serve(
     log_level: Annotated[
         str | None, typer.Option(help="Log level, e.g. info or 'info,visionflow.stream=debug'.")
     ] = None,
+    source: Annotated[SourceFlag | None, typer.Option(help="Where agents come from.")] = None,
+    mcp_command: Annotated[str | None, typer.Option(help="Spawn this MCP orchestrator and talk over stdio.")] = None,
+    mcp_url: Annotated[str | None, typer.Option(help="MCP orchestrator URL (streamable HTTP, or SSE).")] = None,
+    mcp_transport: Annotated[str | None, typer.Option(help="For --mcp-url: auto, http or sse.")] = None,
+    mcp_profile: Annotated[
+        str | None, typer.Option(help="Tool mapping: claude-flow, ruv-swarm, or a YAML file.")
+    ] = None,
+    mcp_poll_busy: Annotated[float | None, typer.Option(help="Seconds between polls while agents are busy.")] = None,
+    mcp_poll_idle: Annotated[float | None, typer.Option(help="Seconds between polls while agents idle.")] = None,
+    mcp_timeout: Annotated[float | None, typer.Option(help="Seconds one MCP tool call may take.")] = None,
 ) -> None:
     """Run the server: simulated swarm, CPU physics, HTTP API and binary stream."""
     from visionflow.observability.logging import configure
@@ -86,10 +112,18 @@ def serve(
         "tick_hz": tick_hz,
         "physics": physics.value if physics else None,
         "log": log_level,
+        "source": source.value if source else None,
+        "mcp_command": mcp_command,
+        "mcp_url": mcp_url,
+        "mcp_transport": mcp_transport,
+        "mcp_profile": mcp_profile,
+        "mcp_poll_busy_s": mcp_poll_busy,
+        "mcp_poll_idle_s": mcp_poll_idle,
+        "mcp_timeout_s": mcp_timeout,
     }
     try:
         settings = load_settings(flags, config)
-        configure(settings.log)
+        configure(settings.log, file=settings.log_file, max_bytes=settings.log_max_bytes, backups=settings.log_backups)
     except ConfigError as exc:
         flag = _FLAG_OF.get(exc.field, exc.field)
         typer.echo(f"error: {flag}: {exc.message}", err=True)
@@ -97,7 +131,94 @@ def serve(
     except ValueError as exc:
         typer.echo(f"error: --log-level: {exc}", err=True)
         raise typer.Exit(2) from None
-    asyncio.run(run_server(settings))
+    try:
+        asyncio.run(run_server(settings))
+    except ConfigError as exc:  # raised while building the source (an MCP target or profile)
+        typer.echo(f"error: {_FLAG_OF.get(exc.field, exc.field)}: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+
+
+logs_app = typer.Typer(help="Query the JSON log files: the operations manual's log queries.", no_args_is_help=True)
+app.add_typer(logs_app, name="logs")
+
+_LogFile = Annotated[
+    Path | None,
+    typer.Option("--file", help="Log file (its rotated backups are read too).", envvar="VISIONFLOW_LOG_FILE"),
+]
+_Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _log_query(title: str, file: Path | None, since: str, as_json: bool, query: Callable[[Path, float], Any]) -> None:
+    """Check the flags, run ``query(file, seconds)``, print its rows as a Rich table or JSON."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from visionflow.ops import logs
+
+    if file is None:
+        typer.echo("error: --file: no log file given; pass --file or set VISIONFLOW_LOG_FILE", err=True)
+        raise typer.Exit(2)
+    try:
+        since_s = logs.parse_since(since)
+    except ValueError as exc:
+        typer.echo(f"error: --since: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        rows = query(file, since_s)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: --file: {exc}", err=True)
+        raise typer.Exit(2) from None
+    dicts = logs.to_dicts(rows)
+    if as_json:
+        typer.echo(json.dumps(dicts, indent=2))
+        return
+    table = Table(title=f"{title} in the last {since} ({len(dicts)})")
+    columns = list(dicts[0]) if dicts else ["(none)"]
+    for column in columns:
+        table.add_column(column, justify="right" if column.endswith(("count", "_ms", "duration", "_id")) else "left")
+    for row in dicts:
+        table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
+    Console().print(table)
+
+
+@logs_app.command("errors")
+def logs_errors(
+    since: Annotated[str, typer.Option(help="Window, e.g. 5m, 90s, 2h.")] = "5m",
+    min_count: Annotated[int, typer.Option(min=1, help="Only groups with at least this many errors.")] = 1,
+    file: _LogFile = None,
+    as_json: _Json = False,
+) -> None:
+    """ERROR and FATAL lines grouped by component and message, most frequent first."""
+    from visionflow.ops.logs import errors
+
+    _log_query("errors", file, since, as_json, lambda path, s: errors(path, s, min_count=min_count))
+
+
+@logs_app.command("slow")
+def logs_slow(
+    over_ms: Annotated[float, typer.Option(min=0, help="Processing time threshold in milliseconds.")] = 10.0,
+    since: Annotated[str, typer.Option(help="Window, e.g. 15m.")] = "15m",
+    file: _LogFile = None,
+    as_json: _Json = False,
+) -> None:
+    """Ticks whose processing time was above the threshold, slowest first."""
+    from visionflow.ops.logs import slow
+
+    _log_query(f"ticks over {over_ms:g} ms", file, since, as_json, lambda path, s: slow(path, over_ms, s))
+
+
+@logs_app.command("disconnects")
+def logs_disconnects(
+    since: Annotated[str, typer.Option(help="Window, e.g. 10m.")] = "10m",
+    include_normal: Annotated[bool, typer.Option(help="Include normal closures too.")] = False,
+    file: _LogFile = None,
+    as_json: _Json = False,
+) -> None:
+    """WebSocket disconnects that were not a normal closure, oldest first."""
+    from visionflow.ops.logs import disconnects
+
+    _log_query("disconnects", file, since, as_json,
+               lambda path, s: disconnects(path, s, include_normal=include_normal))  # fmt: skip
 
 
 bench_app = typer.Typer(help="Benchmarks of the hot paths, with peers run side by side.", no_args_is_help=True)

@@ -30,3 +30,16 @@ def test_bad_log_level_names_the_flag() -> None:
     result = runner.invoke(app, ["serve", "--log-level", "chatty"])
     assert result.exit_code == 2
     assert "--log-level" in result.output
+
+
+def test_mcp_source_needs_a_target() -> None:
+    result = runner.invoke(app, ["serve", "--source", "mcp"])
+    assert result.exit_code == 2
+    assert "--mcp-command" in result.output and "--mcp-url" in result.output
+
+
+def test_bad_mcp_profile_names_the_flag() -> None:
+    args = ["serve", "--source", "mcp", "--mcp-url", "http://127.0.0.1:1/mcp", "--mcp-profile", "/nonexistent/p.yaml"]
+    result = runner.invoke(app, [*args, "--http-port", "0", "--ws-port", "0"])
+    assert result.exit_code == 2
+    assert "--mcp-profile" in result.output and "cannot read" in result.output

@@ -14,6 +14,7 @@ PACKAGES = [
     "visionflow.stream",
     "visionflow.server",
     "visionflow.observability",
+    "visionflow.ops",
 ]
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
 from typing import Any, Literal
 
 import orjson
 
-__all__ = ["Category", "JsonFormatter", "configure", "log_event", "parse_level"]
+__all__ = ["LEVELS", "Category", "JsonFormatter", "configure", "log_event", "parse_level", "parse_spec"]
 
 TRACE = 5
 FATAL = logging.CRITICAL
@@ -23,6 +25,9 @@ logging.addLevelName(logging.WARNING, "WARN")
 logging.addLevelName(FATAL, "FATAL")
 
 Category = Literal["system", "application", "security", "performance"]
+
+LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+"""The levels in order of severity, as they appear in log lines."""
 
 _LEVELS = {"TRACE": TRACE, "DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
            "WARNING": logging.WARNING, "ERROR": logging.ERROR, "FATAL": FATAL}  # fmt: skip
@@ -66,21 +71,57 @@ def parse_level(spec: str) -> int:
         raise ValueError(f"unknown log level {spec!r}; use one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL") from None
 
 
-def configure(spec: str = "info", stream: Any = None) -> None:
-    """Send VisionFlow's logs as JSON lines to ``stream`` (stderr by default).
+_configured: set[str] = set()
+"""Loggers given a level of their own by the last ``configure`` (reset by the next)."""
 
-    ``spec`` is a level, optionally followed by per-component levels:
-    ``"info,visionflow.stream=debug"``.
-    """
-    root = logging.getLogger("visionflow")
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root.handlers[:] = [handler]
-    root.propagate = False
-    root.setLevel(logging.INFO)
+
+def parse_spec(spec: str) -> tuple[int, dict[str, int]]:
+    """``"info,visionflow.stream=debug"`` -> (INFO, {"visionflow.stream": DEBUG}); ValueError names the bad part."""
+    base = logging.INFO
+    per: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in spec.split(","))):
         if "=" in part:
-            name, level = part.split("=", 1)
-            logging.getLogger(name.strip()).setLevel(parse_level(level))
+            name, level = (x.strip() for x in part.split("=", 1))
+            if not name:
+                raise ValueError(f"missing logger name in {part!r}")
+            per[name if name.startswith("visionflow") else f"visionflow.{name}"] = parse_level(level)
         else:
-            root.setLevel(parse_level(part))
+            base = parse_level(part)
+    return base, per
+
+
+def configure(
+    spec: str = "info",
+    stream: Any = None,
+    *,
+    file: str | Path | None = None,
+    max_bytes: int = 10 * 1024 * 1024,
+    backups: int = 5,
+) -> None:
+    """Send VisionFlow's logs as JSON lines to ``stream`` (stderr by default) and, if given, ``file``.
+
+    ``spec`` is a level, optionally followed by per-component levels:
+    ``"info,visionflow.stream=debug"`` (``stream=debug`` means the same). The file is rotated
+    when it reaches ``max_bytes``, keeping ``backups`` old files (``file.1`` is the newest).
+    """
+    base, per = parse_spec(spec)
+    formatter = JsonFormatter()
+    handlers: list[logging.Handler] = [logging.StreamHandler(stream or sys.stderr)]
+    if file is not None:
+        path = Path(file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"))
+    root = logging.getLogger("visionflow")
+    for old in root.handlers:
+        old.close()
+    for handler in handlers:
+        handler.setFormatter(formatter)
+    root.handlers[:] = handlers
+    root.propagate = False
+    root.setLevel(base)
+    for name in _configured - per.keys():
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    for name, level in per.items():
+        logging.getLogger(name).setLevel(level)
+    _configured.clear()
+    _configured.update(per)

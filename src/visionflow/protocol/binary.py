@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from visionflow.errors import FrameError
+from visionflow.protocol.packing import pack_delta
 from visionflow.swarm.models import AGENT_FLAG, ID_MASK, KNOWLEDGE_FLAG
 from visionflow.types import IdArray, Vec3Array
 
@@ -156,7 +157,7 @@ class DeltaEncoder:
             raise ValueError("full_every must be >= 1")
         self.threshold = threshold
         self.full_every = full_every
-        self._encoder = FrameEncoder()
+        self._words = np.zeros((1024, 7), dtype="<u4")
         self._full_encoder = FrameEncoder()
         self._last_sent: Vec3Array = np.full((1024, 3), np.nan, dtype=np.float32)
         self._ticks = 0
@@ -167,26 +168,25 @@ class DeltaEncoder:
         index = index[index < len(self._last_sent)]
         self._last_sent[index] = np.nan
 
-    def _ensure_room(self, index: npt.NDArray[np.uint32]) -> None:
-        if len(index) and int(index.max()) >= len(self._last_sent):
-            grown = np.full((max(int(index.max()) + 1, 2 * len(self._last_sent)), 3), np.nan, np.float32)
+    def _ensure_room(self, ids: IdArray) -> None:
+        if len(ids) > len(self._words):
+            self._words = np.zeros((max(len(ids), 2 * len(self._words)), 7), dtype="<u4")
+        top = int((ids & np.uint32(ID_MASK)).max()) if len(ids) else 0
+        if top >= len(self._last_sent):
+            grown = np.full((max(top + 1, 2 * len(self._last_sent)), 3), np.nan, np.float32)
             grown[: len(self._last_sent)] = self._last_sent
             self._last_sent = grown
 
     def next_frame(self, ids: IdArray, positions: Vec3Array, velocities: Vec3Array) -> tuple[bytes, bool]:
         """The frame for this tick and whether it is full; updates the last-sent state."""
-        index = ids & np.uint32(ID_MASK)
-        self._ensure_room(index)
+        self._ensure_room(ids)
         full = self._ticks % self.full_every == 0
         self._ticks += 1
-        if full:
-            self._last_sent[index] = positions
-            return self._encoder.encode(ids, positions, velocities), True
-        moved = positions - self._last_sent[index]
-        distance2 = np.einsum("ij,ij->i", moved, moved)
-        rows = np.flatnonzero(~(distance2 <= self.threshold * self.threshold))  # NaN (never sent) counts
-        self._last_sent[index[rows]] = positions[rows]
-        return self._encoder.encode(ids, positions, velocities, rows), False
+        words = self._words
+        count = pack_delta(
+            ids, positions, velocities, self._last_sent, self.threshold**2, full, words, words.view(np.float32)
+        )
+        return words[:count].tobytes(), full
 
     def full_frame(self, ids: IdArray, positions: Vec3Array, velocities: Vec3Array) -> bytes:
         """A full frame for clients that just joined or resynchronise; leaves the delta state alone."""

@@ -4,12 +4,14 @@ Server to client:
     {"type": "agents", "full": true, "seq": S, "agents": [...], "links": [...], "link_decay_s": T}
     {"type": "agents", "full": false, "seq": S, "removed": [node_id...], "agents": [...],
      "links": [...], "links_removed": [[a, b]...]}       apply "removed" first, then upserts
-    {"type": "frame", "seq": S, "full": true, "records": N}   precedes the full binary frame of tick S
+    {"type": "frame", "seq": S, "full": F, "records": N}  precedes the binary frame of tick S: every full
+                                                          frame, and every frame for subscribed clients
     {"type": "pong", "seq": S, "t": T}                    answer to a client ping
     {"type": "error", "error": "...", "detail": "..."}
 
 Client to server:
     {"type": "ping", "seq": S, "t": T}     the server echoes it and, given ``seq``, records latency
+    {"type": "subscribe", "frame_markers": true}   a frame marker before every binary frame
 """
 
 from __future__ import annotations

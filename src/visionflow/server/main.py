@@ -11,6 +11,7 @@ from collections.abc import Generator
 import uvicorn
 
 from visionflow.observability.logging import log_event
+from visionflow.observability.tracing import configure_tracing
 from visionflow.server.app import create_app
 from visionflow.server.runtime import Runtime
 from visionflow.server.settings import Settings
@@ -30,6 +31,7 @@ class _Server(uvicorn.Server):
 
 async def serve(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM, then stop every stage in order."""
+    tracing = configure_tracing(tick_every=settings.trace_tick_every)
     runtime = Runtime(settings)
     app = create_app(runtime)
     config = uvicorn.Config(
@@ -55,5 +57,6 @@ async def serve(settings: Settings) -> None:
     stopper.cancel()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.remove_signal_handler(sig)
+    tracing.shutdown()
     if http.done() and not http.cancelled() and http.exception() is not None:
         raise http.exception()  # type: ignore[misc]

@@ -26,6 +26,7 @@ import numpy as np
 
 from visionflow.observability.logging import log_event
 from visionflow.observability.metrics import Metrics
+from visionflow.observability.tracing import Tracing, current_tracing
 from visionflow.physics import PhysicsEngine
 from visionflow.protocol import messages
 from visionflow.protocol.binary import DeltaEncoder
@@ -37,6 +38,8 @@ __all__ = ["Pipeline", "TickTimes"]
 
 log = logging.getLogger("visionflow.pipeline")
 
+_SAVING_ALPHA = 1.0 / 600.0
+"""Weight of one tick in the delta-saving moving average: about 10 s at 60 Hz."""
 MIN_AWAKE_STEPS = 30
 """Steps a woken layout takes before it may rest again (one step after a change moves little)."""
 
@@ -112,6 +115,8 @@ class Pipeline:
         rest_poll_hz: float = 4.0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        tracing: Tracing | None = None,
+        slow_tick_ms: float = 10.0,
     ) -> None:
         self.state = state
         self.source = source
@@ -134,6 +139,16 @@ class Pipeline:
         self._failures = 0
         self._last_failure_log = -math.inf
         self._last_wall: float | None = None
+        self.tracing = tracing if tracing is not None else current_tracing()
+        self.slow_tick_s = slow_tick_ms / 1000.0
+        self._slow = 0
+        self._slowest = 0.0
+        self._last_slow_log = -math.inf
+        self._tick_wall = 0.0
+        self.last_intensities: np.ndarray[Any, np.dtype[np.float32]] = np.empty(0, dtype=np.float32)
+        """Every link's intensity as of the last tick (read by the intensity heatmap at scrape)."""
+        self.delta_saving = 0.0
+        """Moving average (about 10 s) of the fraction of records that delta frames did not send."""
         self.rest_poll_period = 1.0 / rest_poll_hz
         self.resting = False
         self.rest_count = 0
@@ -181,9 +196,11 @@ class Pipeline:
         links = self.state.links
         if changes.links_topology_changed or engine.edge_count != len(links):
             src, dst = links.endpoints()
-            engine.set_edges(src, dst, links.intensities(now))
+            self.last_intensities = links.intensities(now)
+            engine.set_edges(src, dst, self.last_intensities)
         elif len(links):
-            engine.set_edge_weights(links.intensities(now))
+            self.last_intensities = links.intensities(now)
+            engine.set_edge_weights(self.last_intensities)
         self._pending.merge(changes)
         return changes
 
@@ -200,6 +217,8 @@ class Pipeline:
             text = (self._changes_message(pending, now),)
             self._pending = _PendingMetadata()
         records = len(frame) // 28
+        if engine.n:
+            self.delta_saving += (1.0 - records / engine.n - self.delta_saving) * _SAVING_ALPHA
         return TickMessages(self.seq, text, frame if records or full else None, full, records)
 
     def _changes_message(self, pending: _PendingMetadata, now: float) -> bytes:
@@ -279,6 +298,7 @@ class Pipeline:
     def _before_physics(self) -> tuple[float, float, SwarmChanges]:
         self.seq += 1
         now = self._wall()
+        self._tick_wall = now
         t = self._clock()
         self.run_source(now)
         t = self._timed("source", t)
@@ -320,6 +340,29 @@ class Pipeline:
         self.metrics.processing_duration_ms.set(total * 1000.0)
         self.metrics.ticks.inc()
         self.last_tick_at = self._clock()
+        slow = total >= self.slow_tick_s
+        if slow:
+            self._slow_tick(total)
+        if self.tracing.enabled and self.tracing.wants_tick(self.seq, slow):
+            times = self.last_times.as_dict()
+            del times["total"]
+            self.tracing.record_tick(self.seq, self._tick_wall, times, **{"visionflow.nodes": self.engine.n})
+
+    def _slow_tick(self, total: float) -> None:
+        """Log slow ticks for ``visionflow logs slow``: at most one line a second.
+
+        The line describes this tick; ``slow_ticks`` and ``slowest_ms`` cover every slow tick since the last line.
+        """
+        self._slow += 1
+        self._slowest = max(self._slowest, total)
+        if self.last_tick_at is not None and self.last_tick_at - self._last_slow_log >= 1.0:
+            self._last_slow_log = self.last_tick_at
+            stages = {k: round(v * 1000.0, 3) for k, v in self.last_times.as_dict().items() if k != "total"}
+            log_event(log, "WARN", "slow_tick", category="performance",
+                      processing_time_ms=round(total * 1000.0, 3), agent_count=len(self.state),
+                      slow_ticks=self._slow, slowest_ms=round(self._slowest * 1000.0, 3), stages_ms=stages)  # fmt: skip
+            self._slow = 0
+            self._slowest = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick at ``tick_hz`` until ``stop`` is set; at rest, poll the source at ``rest_poll_hz``."""

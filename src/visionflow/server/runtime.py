@@ -15,13 +15,14 @@ from visionflow.observability.logging import log_event
 from visionflow.observability.metrics import Metrics
 from visionflow.physics import Backend, PhysicsEngine, SimParams
 from visionflow.protocol.binary import DeltaEncoder
+from visionflow.server.instrumentation import instrument
 from visionflow.server.pipeline import Pipeline
 from visionflow.server.settings import Settings
-from visionflow.sources import AgentSource, SimulatedSource
+from visionflow.sources import AgentSource, MCPSource, MCPTarget, PushIngest, PushSource, SimulatedSource, load_profile
 from visionflow.stream import HubSettings, StreamHub
 from visionflow.swarm import SwarmState
 
-__all__ = ["PhysicsChoice", "Runtime", "resolve_physics"]
+__all__ = ["PhysicsChoice", "Runtime", "build_source", "resolve_physics"]
 
 log = logging.getLogger("visionflow.server")
 
@@ -67,6 +68,26 @@ def resolve_physics(requested: str) -> PhysicsChoice:
     return PhysicsChoice(requested, Backend.CPU)
 
 
+def build_source(settings: Settings, metrics: Metrics, ingest: PushIngest) -> AgentSource:
+    """The source ``settings.source`` names; ``ConfigError`` names a bad MCP setting."""
+    if settings.source == "push":
+        return PushSource(ingest)
+    if settings.source == "mcp":
+        target = MCPTarget.from_settings(settings.mcp_command, settings.mcp_url, settings.mcp_transport)
+        return MCPSource(
+            target.connect,
+            load_profile(settings.mcp_profile),
+            metrics,
+            describe=target.describe(),
+            poll_busy_s=settings.mcp_poll_busy_s,
+            poll_idle_s=settings.mcp_poll_idle_s,
+            timeout_s=settings.mcp_timeout_s,
+            backoff_max_s=settings.mcp_backoff_max_s,
+            stale_after_s=settings.mcp_stale_s,
+        )
+    return SimulatedSource(settings.agents, seed=settings.seed)
+
+
 class Runtime:
     """All stages of one server process."""
 
@@ -76,7 +97,8 @@ class Runtime:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.state = SwarmState()
-        self.source: AgentSource = source or SimulatedSource(settings.agents, seed=settings.seed)
+        self.ingest = PushIngest(self.state, self.metrics)
+        self.source: AgentSource = source or build_source(settings, self.metrics, self.ingest)
         self.physics = resolve_physics(settings.physics)
         self.engine = PhysicsEngine(SimParams(), backend=self.physics.backend, seed=settings.seed)
         self.pipeline = Pipeline(
@@ -88,6 +110,7 @@ class Runtime:
             delta=DeltaEncoder(threshold=settings.delta_threshold, full_every=settings.full_frame_every),
             metadata_hz=settings.metadata_hz,
             physics_thread_threshold=settings.physics_thread_threshold,
+            slow_tick_ms=settings.slow_tick_ms,
         )
         self.hub = StreamHub(
             HubSettings(
@@ -108,6 +131,9 @@ class Runtime:
         self._loop_task: asyncio.Task[None] | None = None
         self.metrics.read_at_scrape(self.metrics.active_agents, lambda: len(self.state))
         self.metrics.read_at_scrape(self.metrics.websocket_connections, lambda: self.hub.client_count)
+        self.wire_quality = instrument(self.metrics, self.pipeline, requested=self.physics.requested,
+                                       backend=self.physics.backend.value,
+                                       fallback=self.physics.fallback_reason is not None)  # fmt: skip
 
     async def start(self) -> None:
         if self.physics.fallback_reason:
@@ -183,7 +209,7 @@ class Runtime:
             "overruns": self.pipeline.overruns,
         }
         source = {
-            "status": "ok" if source_status.connected else "error",
+            "status": "error" if not source_status.connected else "degraded" if source_status.stale else "ok",
             **source_status.to_dict(time.time()),
         }
         stream = {"status": "ok" if self.hub.bound_port else "error", "clients": self.hub.client_count,

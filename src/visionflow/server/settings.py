@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     http_port: int = Field(8080, ge=0, le=65535)
     ws_port: int = Field(3002, ge=0, le=65535)
     ws_path: str = "/ws"
-    source: Literal["simulated"] = "simulated"
+    source: Literal["simulated", "mcp", "push"] = "simulated"
     agents: int = Field(200, ge=1, le=100_000)
     seed: int = Field(0, ge=0)
     tick_hz: float = Field(60.0, gt=0, le=1000)
@@ -68,6 +68,37 @@ class Settings(BaseSettings):
     stall_timeout_s: float = Field(10.0, gt=0)
     compression: bool = False
     log: str = "info"
+    mcp_command: str | None = None
+    mcp_url: str | None = None
+    mcp_transport: Literal["auto", "http", "sse"] = "auto"
+    mcp_profile: str = "claude-flow"
+    mcp_poll_busy_s: float = Field(1.0, gt=0, le=3600)
+    mcp_poll_idle_s: float = Field(5.0, gt=0, le=3600)
+    mcp_timeout_s: float = Field(30.0, gt=0, le=3600)
+    mcp_backoff_max_s: float = Field(30.0, gt=0, le=3600)
+    mcp_stale_s: float = Field(300.0, gt=0)
+    ingest: bool = True
+    ingest_token: str | None = None
+    ingest_max_batch: int = Field(5000, ge=1, le=100_000)
+    ingest_max_body_bytes: int = Field(4 << 20, ge=1024, le=256 << 20)
+    log_file: Path | None = None
+    """Also write the JSON log lines here, rotated by size (``visionflow logs`` reads these files)."""
+    log_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    log_backups: int = Field(5, ge=0, le=100)
+    slow_tick_ms: float = Field(10.0, gt=0)
+    """Ticks at least this slow are logged as ``slow_tick`` (at most one line a second)."""
+    trace_tick_every: int = Field(60, ge=1)
+    """With tracing on (``OTEL_EXPORTER_OTLP_ENDPOINT``), trace every N-th tick plus every slow one."""
+    alert_health_urls: tuple[str, ...] = ()
+    """Health endpoints the ServiceDown playbook probes (JSON list in the environment)."""
+    alert_restart_command: str | None = None
+    """Command the playbook runs to restart the service (split like a shell line, run without a shell)."""
+    alert_restart_wait_s: float = Field(5.0, ge=0, le=600)
+    alert_error_restart_threshold: int = Field(20, ge=1)
+    """HighErrorRate restarts the service when the log holds more errors than this in 5 minutes."""
+    alert_escalation_url: str | None = None
+    """Webhook that receives escalations (alerts the playbook could not resolve)."""
+    alerts_kept: int = Field(1000, ge=1, le=1_000_000)
 
     @field_validator("ws_path")
     @classmethod
@@ -75,6 +106,14 @@ class Settings(BaseSettings):
         if not value.startswith("/"):
             raise ValueError("must start with '/'")
         return value
+
+    @model_validator(mode="after")
+    def _mcp_needs_a_target(self) -> Settings:
+        if self.source == "mcp" and bool(self.mcp_command) == bool(self.mcp_url):
+            raise ValueError("--source mcp needs exactly one of --mcp-command and --mcp-url")
+        if self.mcp_poll_busy_s > self.mcp_poll_idle_s:
+            raise ValueError("mcp_poll_busy_s must not exceed mcp_poll_idle_s")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -18,6 +18,8 @@ class SourceStatus:
     connected: bool
     last_update: float | None = None
     error: str | None = None
+    stale: bool = False
+    """The agents shown are not current (the source lost its orchestrator, or its data is old)."""
     detail: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self, now: float) -> dict[str, Any]:
@@ -27,6 +29,7 @@ class SourceStatus:
             "connected": self.connected,
             "data_age_s": None if age is None else round(age, 3),
             "error": self.error,
+            "stale": self.stale,
             **self.detail,
         }
 

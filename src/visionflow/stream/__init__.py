@@ -8,6 +8,16 @@ from visionflow.stream.hub import (
     Snapshot,
     StreamHub,
     TickMessages,
+    disconnect_reason,
 )
 
-__all__ = ["Client", "ClientState", "CloseCode", "HubSettings", "Snapshot", "StreamHub", "TickMessages"]
+__all__ = [
+    "Client",
+    "ClientState",
+    "CloseCode",
+    "HubSettings",
+    "Snapshot",
+    "StreamHub",
+    "TickMessages",
+    "disconnect_reason",
+]

@@ -31,7 +31,16 @@ from visionflow.observability.logging import log_event
 from visionflow.observability.metrics import Metrics
 from visionflow.protocol import messages
 
-__all__ = ["Client", "ClientState", "CloseCode", "HubSettings", "Snapshot", "StreamHub", "TickMessages"]
+__all__ = [
+    "Client",
+    "ClientState",
+    "CloseCode",
+    "HubSettings",
+    "Snapshot",
+    "StreamHub",
+    "TickMessages",
+    "disconnect_reason",
+]
 
 log = logging.getLogger("visionflow.stream")
 
@@ -61,6 +70,8 @@ class HubSettings:
     """A client stalled this long is disconnected."""
     compression: bool = False
     """Per-message deflate; off by default because every client's copy is compressed separately."""
+    max_messages_per_s: float = 50.0
+    """Messages a client may send per second (burst of the same size); a flooder is disconnected."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,12 +104,32 @@ class Client:
     stalled_since: float | None = None
     frames_sent: int = 0
     frames_dropped: int = 0
-    close_reason: str = "client_closed"
+    close_reason: str | None = None
+    """Set when the server closes the connection; otherwise the close code names the reason."""
+    connection_id: int = 0
+    frame_markers: bool = False
+    """Asked for a ``{"type": "frame"}`` marker before every binary frame, not only full ones."""
+    allowance: float = 0.0
+    """Token bucket for messages from the client, refilled at ``max_messages_per_s``."""
+    allowance_at: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def buffered(self) -> int:
         transport = self.connection.transport
         return 0 if transport is None or transport.is_closing() else transport.get_write_buffer_size()
+
+
+_CLOSE_REASONS = {1000: "normal_closure", 1001: "going_away", 1002: "protocol_error", 1003: "protocol_error",
+                  1007: "protocol_error", 1008: "policy_violation", 1009: "message_too_big", 1011: "server_error",
+                  1006: "abnormal_closure"}  # fmt: skip
+
+
+def disconnect_reason(client: Client) -> str:
+    """A bounded reason for the disconnections metric and log: the server's, else the close code's."""
+    if client.close_reason is not None:
+        return client.close_reason
+    code = client.connection.close_code
+    return "abnormal_closure" if code is None else _CLOSE_REASONS.get(code, "other")
 
 
 class StreamHub:
@@ -119,6 +150,7 @@ class StreamHub:
         self._clients: dict[ServerConnection, Client] = {}
         self._server: Server | None = None
         self._sent_at: OrderedDict[int, float] = OrderedDict()
+        self._next_connection_id = 0
         self.bound_port: int | None = None
 
     # -------------------------------------------------------------- lifecycle
@@ -170,23 +202,45 @@ class StreamHub:
                       remote=remote, limit=self.settings.max_connections)  # fmt: skip
             await connection.close(CloseCode.TRY_AGAIN_LATER, "server full")
             return
-        client = Client(connection, remote, self._clock())
+        now = self._clock()
+        self._next_connection_id += 1
+        client = Client(connection, remote, now, connection_id=self._next_connection_id,
+                        allowance=self.settings.max_messages_per_s, allowance_at=now)  # fmt: skip
         self._clients[connection] = client
         self._sync([client])
         log_event(log, "DEBUG", "client_connected", remote=remote, clients=len(self._clients))
         try:
             async for raw in connection:
+                if not self._admit(client):
+                    client.close_reason = "rate_limited"
+                    await connection.close(CloseCode.POLICY, "too many messages")
+                    break
                 self._on_message(client, raw)
         except ConnectionClosed:
             pass
         finally:
             client.state = ClientState.CLOSED
             self._clients.pop(connection, None)
-            self.metrics.websocket_disconnections.inc(1, client.close_reason)
-            log_event(log, "DEBUG", "client_disconnected", remote=remote,
-                      reason=client.close_reason, dropped=client.frames_dropped)  # fmt: skip
+            reason = disconnect_reason(client)
+            self.metrics.websocket_disconnections.inc(1, reason)
+            log_event(log, "INFO", "client_disconnected", category="application", event_type="disconnect",
+                      connection_id=client.connection_id, remote=remote, disconnect_reason=reason,
+                      session_duration=round(self._clock() - client.connected_at, 3),
+                      frames_sent=client.frames_sent, dropped=client.frames_dropped)  # fmt: skip
+
+    def _admit(self, client: Client) -> bool:
+        """Take one token from the client's bucket; False when it is empty."""
+        rate = self.settings.max_messages_per_s
+        now = self._clock()
+        client.allowance = min(rate, client.allowance + (now - client.allowance_at) * rate)
+        client.allowance_at = now
+        if client.allowance < 1.0:
+            return False
+        client.allowance -= 1.0
+        return True
 
     def _on_message(self, client: Client, raw: str | bytes) -> None:
+        self.metrics.network_received.inc(len(raw))
         try:
             message = messages.parse_client_message(raw)
         except FrameError as exc:
@@ -198,22 +252,34 @@ class StreamHub:
             if isinstance(seq, int) and not isinstance(seq, bool):
                 sent = self._sent_at.get(seq)
                 if sent is not None:
-                    self.metrics.websocket_latency.observe((self._clock() - sent) * 1000.0)
+                    ms = (self._clock() - sent) * 1000.0
+                    self.metrics.websocket_latency.observe(ms)
+                    self.metrics.websocket_latency_window.record(ms)
             self._send_now(client, messages.dumps({"type": "pong", "seq": seq, "t": message.get("t")}).encode())
+        elif message["type"] == "subscribe":
+            markers = message.get("frame_markers")
+            if not isinstance(markers, bool):
+                reply = messages.error("bad_message", "field 'frame_markers' must be a boolean")
+                self._send_now(client, reply.encode())
+                return
+            client.frame_markers = markers
         else:
             self._send_now(client, messages.error("unknown_type", f"unknown message type {message['type']!r}").encode())
 
     def _send_now(self, client: Client, text: bytes) -> None:
         if client.buffered() <= self.settings.max_buffer_bytes:
             broadcast([client.connection], text, text=True)
+            self.metrics.network_sent.inc(len(text))
 
     def _sync(self, clients: list[Client]) -> None:
         """Send a snapshot and a full frame to ``clients``, built once for all of them."""
         snap = self._snapshot()
         conns = [c.connection for c in clients]
+        marker = messages.frame_marker(snap.seq, snap.records, full=True).encode()
         broadcast(conns, snap.agents_json, text=True)
-        broadcast(conns, messages.frame_marker(snap.seq, snap.records, full=True).encode(), text=True)
+        broadcast(conns, marker, text=True)
         broadcast(conns, snap.frame)
+        self.metrics.network_sent.inc((len(snap.agents_json) + len(marker) + len(snap.frame)) * len(clients))
         for client in clients:
             client.state = ClientState.STREAMING
             client.frames_sent += 1
@@ -228,6 +294,7 @@ class StreamHub:
         while len(self._sent_at) > 600:
             self._sent_at.popitem(last=False)
         ready: list[ServerConnection] = []
+        marked: list[ServerConnection] = []
         resync: list[Client] = []
         for client in list(self._clients.values()):
             if client.state is ClientState.CLOSED:
@@ -236,18 +303,28 @@ class StreamHub:
                 self._drop(client, now)
             elif client.state is ClientState.STREAMING:
                 ready.append(client.connection)
+                if client.frame_markers:
+                    marked.append(client.connection)
                 client.frames_sent += 1
             else:
                 client.stalled_since = None
                 resync.append(client)
+        sent = 0
         for text in tick.text:
             broadcast(ready, text, text=True)
+            sent += len(text)
         if tick.frame is not None and ready:
-            if tick.full:
-                broadcast(ready, messages.frame_marker(tick.seq, tick.records, full=True).encode(), text=True)
+            marker = messages.frame_marker(tick.seq, tick.records, full=tick.full).encode()
+            with_marker = ready if tick.full else marked
+            broadcast(with_marker, marker, text=True)
             broadcast(ready, tick.frame)
+            sent += len(tick.frame)
             self.metrics.binary_bytes_transmitted.inc(len(tick.frame) * len(ready))
             self.metrics.frames_sent.inc(len(ready))
+            if with_marker:
+                self.metrics.network_sent.inc(len(marker) * len(with_marker))
+        if sent and ready:
+            self.metrics.network_sent.inc(sent * len(ready))
         if resync:
             self._sync(resync)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 import numpy as np
@@ -20,9 +21,11 @@ def router(runtime: Runtime) -> APIRouter:
     @api.get("/data", summary="Agents with positions, and communication edges")
     async def bots_data(
         offset: Annotated[int, Query(ge=0, description="Skip this many agents")] = 0,
-        limit: Annotated[int | None, Query(ge=1, le=100_000, description="Return at most this many agents")] = None,
+        limit: Annotated[int, Query(ge=1, le=100_000, description="Return at most this many agents")] = 5000,
     ) -> dict[str, Any]:
-        return runtime.pipeline.agents_data(offset, limit)
+        body = runtime.pipeline.agents_data(offset, limit)
+        body["source"] = runtime.source.status().to_dict(time.time())
+        return body
 
     @api.get("/binary-test", summary="Encode the live state, decode it, compare")
     async def binary_test() -> dict[str, Any]:

@@ -1,0 +1,3 @@
+"""Operator commands, one module per command; ``cli.py`` parses options and renders their results."""
+
+__all__: list[str] = []

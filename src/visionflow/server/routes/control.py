@@ -1,0 +1,64 @@
+"""``POST /api/bots/initialize-swarm`` and ``/api/bots/spawn-agent``: control through the MCP session.
+
+Each request becomes the tool the profile names (``swarm_init``, ``agent_spawn``), called
+over the same session the source polls, so what the page starts appears on the next poll.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from visionflow.server.runtime import Runtime
+from visionflow.sources import ControlError, MCPSource
+
+__all__ = ["InitializeSwarm", "SpawnAgent", "router"]
+
+Word = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class InitializeSwarm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    topology: Word = "hierarchical"
+    max_agents: Annotated[int, Field(ge=1, le=1000)] = 8
+    strategy: Word | None = None
+    arguments: dict[str, Any] = Field(default_factory=dict, description="Passed to the tool unchanged")
+
+
+class SpawnAgent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Word
+    name: Word | None = None
+    task: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    capabilities: list[Word] | None = None
+    arguments: dict[str, Any] = Field(default_factory=dict, description="Passed to the tool unchanged")
+
+
+def router(runtime: Runtime) -> APIRouter:
+    api = APIRouter(prefix="/api/bots", tags=["control"])
+
+    async def run(action: str, request: BaseModel) -> Any:
+        source = runtime.source
+        if not isinstance(source, MCPSource):
+            body = {"detail": f"control needs the mcp source; this server runs {source.name!r}"}
+            return JSONResponse(body, status_code=409)
+        values = request.model_dump(exclude={"arguments"})
+        extra: dict[str, Any] = getattr(request, "arguments", {})
+        try:
+            result = await source.control(action, values, extra)
+        except ControlError as exc:
+            return JSONResponse({"detail": exc.message}, status_code=exc.status)
+        return {"ok": True, "action": action, "result": result}
+
+    @api.post("/initialize-swarm", summary="Start a swarm on the MCP orchestrator")
+    async def initialize_swarm(request: InitializeSwarm) -> Any:
+        return await run("initialize_swarm", request)
+
+    @api.post("/spawn-agent", summary="Spawn an agent on the MCP orchestrator")
+    async def spawn_agent(request: SpawnAgent) -> Any:
+        return await run("spawn_agent", request)
+
+    return api

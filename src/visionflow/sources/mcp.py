@@ -1,0 +1,444 @@
+"""The MCP source: polls an orchestrator's tools over stdio, streamable HTTP or legacy SSE.
+
+All network work happens in one background task started by ``start``: connect, poll every
+mapped tool in turn, map the results to a snapshot, sleep, repeat. Polls never overlap (the
+next sleep starts when a poll ends); the sleep is short while agents are busy and long
+while they idle. Any connection failure closes the session and reconnects after a capped
+exponential back-off. ``tick`` (inside the 60 Hz loop) only folds the newest finished
+snapshot into the state, so a slow or dead orchestrator costs the loop nothing.
+
+A malformed result is counted and logged and the last good state is kept; while the
+session is down the agents stay as last seen, marked stale, and health reports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from mcp.client import Client
+from mcp.client.sse import sse_client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.shared.exceptions import MCPError
+from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult, TextContent
+
+from visionflow.errors import ConfigError, SourceError
+from visionflow.observability.logging import log_event
+from visionflow.observability.metrics import Metrics
+from visionflow.observability.tracing import span
+from visionflow.sources.base import SourceStatus
+from visionflow.sources.mapping import (
+    MalformedResultError,
+    ProfileMapping,
+    TaskRecord,
+    ToolSpec,
+    map_agents,
+    map_messages,
+    map_tasks,
+    parse_json_text,
+)
+from visionflow.sources.snapshot import OrchestratorSnapshot, SnapshotApplier, observed_links
+from visionflow.swarm import SwarmState
+
+__all__ = ["ControlError", "MCPSource", "MCPTarget", "ToolCaller"]
+
+log = logging.getLogger("visionflow.sources.mcp")
+
+Transport = Literal["stdio", "http", "sse"]
+
+
+class ToolCaller(Protocol):
+    """The part of an MCP client session the source uses."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any] | None = None, read_timeout_seconds: float | None = None
+    ) -> CallToolResult: ...
+
+
+ConnectFactory = Callable[[], AbstractAsyncContextManager[ToolCaller]]
+
+
+class ControlError(SourceError):
+    """A control action could not be carried out; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class MCPTarget:
+    """Where the orchestrator is: a command to spawn (stdio) or a URL (HTTP or SSE)."""
+
+    transport: Transport
+    command: tuple[str, ...] = ()
+    url: str = ""
+    cwd: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_settings(cls, command: str | None, url: str | None, transport: str = "auto") -> MCPTarget:
+        if bool(command) == bool(url):
+            raise ConfigError("mcp_command", "give exactly one of --mcp-command and --mcp-url")
+        if command:
+            argv = tuple(shlex.split(command))
+            if not argv:
+                raise ConfigError("mcp_command", "is empty")
+            return cls("stdio", command=argv)
+        assert url is not None
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError("mcp_url", "must start with http:// or https://")
+        if transport == "auto":
+            transport = "sse" if url.rstrip("/").endswith("/sse") else "http"
+        if transport not in ("http", "sse"):
+            raise ConfigError("mcp_transport", f"{transport!r} does not go with a URL; use http or sse")
+        return cls("sse" if transport == "sse" else "http", url=url)
+
+    def describe(self) -> str:
+        return " ".join(self.command) if self.transport == "stdio" else self.url
+
+    def connect(self) -> AbstractAsyncContextManager[ToolCaller]:
+        """A fresh client for one session (the SDK's clients cannot be re-entered)."""
+        if self.transport == "stdio":
+            params = StdioServerParameters(
+                command=self.command[0], args=list(self.command[1:]), cwd=self.cwd, env=dict(self.env) or None
+            )
+            return Client(stdio_client(params, errlog=sys.stderr), mode="legacy", cache=None)
+        if self.transport == "sse":
+            return Client(sse_client(self.url), mode="legacy", cache=None)
+        return Client(self.url, mode="legacy", cache=None)
+
+
+def _result_texts(result: CallToolResult) -> list[str]:
+    return [block.text for block in result.content if isinstance(block, TextContent)]
+
+
+def _age_words(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{seconds:g} seconds"
+
+
+class MCPSource:
+    """Agents and links from an MCP orchestrator, refreshed in the background."""
+
+    name = "mcp"
+
+    def __init__(
+        self,
+        connect: ConnectFactory,
+        profile: ProfileMapping,
+        metrics: Metrics,
+        *,
+        describe: str = "",
+        poll_busy_s: float = 1.0,
+        poll_idle_s: float = 5.0,
+        timeout_s: float = 30.0,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        stale_after_s: float = 300.0,
+        max_result_bytes: int = 8 << 20,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not 0 < poll_busy_s <= poll_idle_s:
+            raise ConfigError("mcp_poll_busy_s", "must be positive and at most the idle interval")
+        if timeout_s <= 0:
+            raise ConfigError("mcp_timeout_s", "must be positive")
+        if not 0 < backoff_initial_s <= backoff_max_s:
+            raise ConfigError("mcp_backoff_max_s", "must be at least the initial back-off, which is positive")
+        self._connect = connect
+        self.profile = profile
+        self.metrics = metrics
+        self.describe = describe
+        self.poll_busy_s = poll_busy_s
+        self.poll_idle_s = poll_idle_s
+        self.timeout_s = timeout_s
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_max_s = backoff_max_s
+        self.stale_after_s = stale_after_s
+        self.max_result_bytes = max_result_bytes
+        self._clock = clock
+        self._applier = SnapshotApplier()
+        self._pending: OrchestratorSnapshot | None = None
+        self._last_good: dict[str, Any] = {}
+        self._client: ToolCaller | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._busy = False
+        self._stale_logged = False
+        self.connected = False
+        self.last_update: float | None = None
+        self.last_error: str | None = None
+        self.polls = 0
+        self.errors = 0
+        self.connects = 0
+        self.skipped_items = 0
+        self.interval_s = poll_idle_s
+        self.swarm_status: dict[str, Any] = {}
+        metrics.read_at_scrape(metrics.mcp_data_age, self._data_age_or_nan)
+        metrics.mcp_up.set(0)
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self, state: SwarmState, now: float) -> None:
+        """Launch the poller; the first agents arrive with its first good poll."""
+        self._wake = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="visionflow-mcp-poller")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._set_connected(False)
+
+    def tick(self, state: SwarmState, now: float, dt: float) -> None:
+        snapshot, self._pending = self._pending, None
+        if snapshot is not None:
+            self._applier.apply(state, snapshot, now)
+        elif self._applier.applied:
+            state.prune_links(now)
+        self._check_staleness()
+
+    # -------------------------------------------------------------- status
+    def data_age(self) -> float | None:
+        return None if self.last_update is None else max(0.0, self._clock() - self.last_update)
+
+    def _data_age_or_nan(self) -> float:
+        age = self.data_age()
+        return math.nan if age is None else age
+
+    @property
+    def stale(self) -> bool:
+        """True while the agents shown are not current: the session is down or the data is old."""
+        age = self.data_age()
+        return not self.connected or age is None or age > self.stale_after_s
+
+    def _check_staleness(self) -> None:
+        age = self.data_age()
+        old = age is not None and age > self.stale_after_s
+        if old and not self._stale_logged:
+            log_event(log, "WARN", f"Using cached agent data (>{_age_words(self.stale_after_s)} old)",
+                      category="system", data_age_s=round(age or 0.0, 1), orchestrator=self.describe)  # fmt: skip
+        self._stale_logged = old
+
+    def status(self) -> SourceStatus:
+        return SourceStatus(
+            name=self.name,
+            connected=self.connected,
+            last_update=self.last_update,
+            error=self.last_error,
+            stale=self.stale,
+            detail={
+                "profile": self.profile.name,
+                "orchestrator": self.describe,
+                "poll_interval_s": self.interval_s,
+                "polls": self.polls,
+                "errors": self.errors,
+                "connects": self.connects,
+                "skipped_items": self.skipped_items,
+                "swarm": self.swarm_status,
+            },
+        )
+
+    def _set_connected(self, up: bool) -> None:
+        self.connected = up
+        self.metrics.mcp_up.set(1 if up else 0)
+
+    def _count_error(self, kind: str, message: str, **fields: Any) -> None:
+        self.errors += 1
+        self.last_error = f"{kind}: {message}"[:500]
+        self.metrics.mcp_errors.labels(kind).inc()
+        level = "WARN" if kind in ("malformed", "tool") else "ERROR"
+        log_event(log, level, "mcp_error", category="system", kind=kind, error=message[:500],
+                  orchestrator=self.describe, **fields)  # fmt: skip
+
+    # ----------------------------------------------------------------- poller
+    async def _run(self) -> None:
+        delay = self.backoff_initial_s
+        while True:
+            try:
+                async with contextlib.AsyncExitStack() as stack:
+                    async with asyncio.timeout(self.timeout_s):
+                        client = await stack.enter_async_context(self._connect())
+                    self._client = client
+                    self._set_connected(True)
+                    self.connects += 1
+                    self.last_error = None
+                    log_event(log, "INFO", "mcp_connected", category="system",
+                              orchestrator=self.describe, profile=self.profile.name)  # fmt: skip
+                    delay = self.backoff_initial_s
+                    while True:
+                        await self._poll(client)
+                        await self._sleep(self._next_interval())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any failure ends the session; the loop reconnects
+                kind = "timeout" if _is_timeout(exc) else "connect"
+                self._count_error(kind, _describe_error(exc), retry_in_s=round(delay, 2))
+            finally:
+                self._client = None
+                self._set_connected(False)
+            await self._sleep(delay)
+            delay = min(delay * 2.0, self.backoff_max_s)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, or wake early when a control action asks for a fresh poll."""
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+
+    def _next_interval(self) -> float:
+        self.interval_s = self.poll_busy_s if self._busy else self.poll_idle_s
+        return self.interval_s
+
+    async def _call_json(self, client: ToolCaller, spec: ToolSpec) -> Any:
+        """A tool's JSON result. Session failures propagate; tool and shape errors are ``SourceError``."""
+        try:
+            with span("mcp.call", tool=spec.tool):
+                async with asyncio.timeout(self.timeout_s + 1.0):
+                    result = await client.call_tool(
+                        spec.tool, spec.arguments or None, read_timeout_seconds=self.timeout_s
+                    )
+        except MCPError as exc:
+            if exc.code in (CONNECTION_CLOSED, REQUEST_TIMEOUT):
+                raise
+            raise _ToolFailedError(f"{spec.tool}: {exc.message}") from None
+        texts = _result_texts(result)
+        if result.is_error:
+            raise _ToolFailedError(f"{spec.tool}: {' '.join(texts)[:300] or 'error without text'}")
+        if not texts and result.structured_content is not None:
+            return result.structured_content
+        try:
+            return parse_json_text(texts, self.max_result_bytes)
+        except MalformedResultError as exc:
+            raise MalformedResultError(f"{spec.tool}: {exc}") from None
+
+    async def _fetch_optional(self, client: ToolCaller, spec: ToolSpec | None) -> Any:
+        """An optional tool's result, or its last good one when this call fails."""
+        if spec is None:
+            return None
+        try:
+            payload = await self._call_json(client, spec)
+        except MalformedResultError as exc:
+            self._count_error("malformed", str(exc), tool=spec.tool)
+            return self._last_good.get(spec.tool)
+        except _ToolFailedError as exc:
+            self._count_error("tool", str(exc), tool=spec.tool)
+            return self._last_good.get(spec.tool)
+        self._last_good[spec.tool] = payload
+        return payload
+
+    async def _poll(self, client: ToolCaller) -> None:
+        profile = self.profile
+        started = time.perf_counter()
+        try:
+            agents_payload = await self._call_json(client, profile.agents)
+        except (MalformedResultError, _ToolFailedError) as exc:
+            self._count_error("malformed" if isinstance(exc, MalformedResultError) else "tool", str(exc),
+                              tool=profile.agents.tool)  # fmt: skip
+            return
+        metrics_payload = await self._fetch_optional(client, profile.metrics)
+        tasks_payload = await self._fetch_optional(client, profile.tasks)
+        messages_payload = await self._fetch_optional(client, profile.messages)
+        status_payload = await self._fetch_optional(client, profile.status)
+        for spec in profile.extra_status:
+            await self._fetch_optional(client, spec)
+        elapsed = time.perf_counter() - started
+        self.metrics.mcp_fetch_duration.set(elapsed)
+        self.metrics.mcp_fetch_latency.observe(elapsed)
+        try:
+            snapshot = self._map(agents_payload, metrics_payload, tasks_payload, messages_payload)
+        except MalformedResultError as exc:
+            self._count_error("malformed", str(exc), tool=profile.agents.tool)
+            return
+        if isinstance(status_payload, dict):
+            self.swarm_status = {k: v for k, v in status_payload.items() if isinstance(v, str | int | float | bool)}
+        self.polls += 1
+        self.last_update = snapshot.fetched_at
+        self._busy = snapshot.busy
+        self._pending = snapshot
+
+    def _map(self, agents_payload: Any, metrics_payload: Any, tasks_payload: Any, messages_payload: Any
+             ) -> OrchestratorSnapshot:  # fmt: skip
+        profile = self.profile
+        metric_part = None
+        if profile.metrics is not None and metrics_payload is not None:
+            metric_part = (metrics_payload, profile.metrics)
+        try:
+            agents, skipped = map_agents(agents_payload, profile.agents, metric_part)
+        except MalformedResultError:
+            if metric_part is None:
+                raise
+            agents, skipped = map_agents(agents_payload, profile.agents)  # bad metrics alone do not lose agents
+        tasks: list[TaskRecord] = []
+        if profile.tasks is not None and tasks_payload is not None:
+            with contextlib.suppress(MalformedResultError):
+                tasks, _ = map_tasks(tasks_payload, profile.tasks)
+        messages: list[tuple[str, str | None, int]] = []
+        if profile.messages is not None and messages_payload is not None:
+            with contextlib.suppress(MalformedResultError):
+                messages = map_messages(messages_payload, profile.messages)
+        if skipped:
+            self.skipped_items += skipped
+            self._count_error("malformed", f"{skipped} agent record(s) without a usable id",
+                              tool=profile.agents.tool)  # fmt: skip
+        return OrchestratorSnapshot(
+            agents=agents, links=observed_links(agents, tasks, messages), fetched_at=self._clock()
+        )
+
+    # ---------------------------------------------------------------- control
+    async def control(self, action: str, values: dict[str, Any], extra: dict[str, Any]) -> Any:
+        """Run a control action (``initialize_swarm``, ``spawn_agent``) over the live session."""
+        spec = self.profile.control.get(action)
+        if spec is None:
+            raise ControlError(501, f"profile {self.profile.name!r} has no {action!r} tool")
+        client = self._client
+        if client is None:
+            raise ControlError(503, "the MCP orchestrator is not connected")
+        arguments = {spec.arguments.get(k, k): v for k, v in values.items() if v is not None}
+        arguments.update(extra)
+        try:
+            payload = await self._call_json(client, ToolSpec(tool=spec.tool, arguments=arguments))
+        except (MalformedResultError, _ToolFailedError) as exc:
+            raise ControlError(502, str(exc)) from None
+        except MCPError as exc:
+            raise ControlError(504 if exc.code == REQUEST_TIMEOUT else 502, f"{spec.tool}: {exc.message}") from None
+        except TimeoutError:
+            raise ControlError(504, f"{spec.tool}: no answer in {self.timeout_s:g} s") from None
+        if isinstance(payload, dict) and payload.get("success") is False:
+            raise ControlError(502, f"{spec.tool}: {payload.get('error', 'failed')}")
+        self._wake.set()  # show the result on the next frame, not after an idle interval
+        return payload
+
+
+class _ToolFailedError(SourceError):
+    """The orchestrator answered, but with an error (unknown tool, bad arguments, failure)."""
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    if isinstance(exc, TimeoutError):
+        return True
+    if isinstance(exc, MCPError):
+        return exc.code == REQUEST_TIMEOUT
+    if isinstance(exc, BaseExceptionGroup):
+        return any(_is_timeout(e) for e in exc.exceptions)
+    return False
+
+
+def _describe_error(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(_describe_error(e) for e in exc.exceptions[:3])
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

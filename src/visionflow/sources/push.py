@@ -1,0 +1,212 @@
+"""The push source: agent frameworks POST batches of upserts, removals and messages.
+
+A batch is validated whole before any of it is applied, so a bad item is a 422 that names
+it and the state is untouched. Applying happens on the event loop between ticks, which is
+where the 60 Hz loop runs too, so no lock is needed and an acknowledged batch is visible
+to the very next read of ``/api/bots/data``. Within a batch, upserts go first, then
+messages, then removals, so "spawn, talk, finish" can travel together.
+
+The ingest runs beside any source (pushed agents join the simulated swarm) and only
+touches the agents it created: an id that another source owns is a conflict. With
+``--source push`` it is the only source and the simulator stays off.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from visionflow.observability.metrics import Metrics
+from visionflow.sources.base import SourceStatus
+from visionflow.sources.mapping import agent_type
+from visionflow.swarm import Agent, AgentStatus, SwarmState
+
+__all__ = ["AgentUpsert", "IngestConflictError", "MessageItem", "PushIngest", "PushSource", "UpdateBatch"]
+
+AgentId = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=256, pattern=r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
+    ),
+]
+"""Non-empty, at most 256 characters, no control characters, no leading or trailing white space."""
+
+ShortText = Annotated[str, StringConstraints(max_length=512)]
+MAX_METADATA_KEYS = 64
+
+
+class AgentUpsert(BaseModel):
+    """Create an agent, or change the fields given of one this ingest created before."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: AgentId
+    name: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    type: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    status: AgentStatus | None = None
+    health: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = None
+    cpu: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = None
+    memory_mb: Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)] | None = None
+    workload: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
+    tokens: Annotated[int, Field(ge=0, le=2**62)] | None = None
+    token_rate: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)] | None = None
+    current_task: ShortText | None = None
+    tasks_active: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
+    tasks_completed: Annotated[int, Field(ge=0, le=2**62)] | None = None
+    success_rate: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = None
+    swarm_id: AgentId | None = None
+    parent_id: AgentId | None = None
+    metadata: dict[str, Any] | None = None
+
+    @field_validator("metadata")
+    @classmethod
+    def _small_metadata(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(value) > MAX_METADATA_KEYS:
+            raise ValueError(f"at most {MAX_METADATA_KEYS} keys")
+        return value
+
+
+class MessageItem(BaseModel):
+    """One message (or a summary of several) from ``from`` to ``to``; ``at`` is Unix seconds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    sender: AgentId = Field(alias="from")
+    to: AgentId
+    bytes: Annotated[int, Field(ge=0, le=2**40)] = 0
+    at: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+
+
+class UpdateBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    agents: list[AgentUpsert] = Field(default_factory=list)
+    remove: list[AgentId] = Field(default_factory=list)
+    messages: list[MessageItem] = Field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.agents) + len(self.remove) + len(self.messages)
+
+
+class IngestConflictError(ValueError):
+    """A batch names an agent that another source owns; ``loc`` points at the item."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
+
+
+_FIELDS = tuple(name for name in AgentUpsert.model_fields if name not in ("id", "type", "metadata"))
+
+
+class PushIngest:
+    """Applies validated batches to a SwarmState and keeps the tally."""
+
+    def __init__(self, state: SwarmState, metrics: Metrics, *, clock: Callable[[], float] = time.time) -> None:
+        self.state = state
+        self.metrics = metrics
+        self._clock = clock
+        self.owned: set[str] = set()
+        self.batches = 0
+        self.last_update: float | None = None
+        self._agents_applied = metrics.ingest_items.labels("agent")
+        self._removals_applied = metrics.ingest_items.labels("removal")
+        self._messages_applied = metrics.ingest_items.labels("message")
+
+    def check(self, batch: UpdateBatch) -> None:
+        """Raise ``IngestConflictError`` if the batch touches an agent another source owns."""
+        agents = self.state.agents
+        for i, upsert in enumerate(batch.agents):
+            if upsert.id in agents and upsert.id not in self.owned:
+                raise IngestConflictError(("body", "agents", i, "id"), f"agent {upsert.id!r} belongs to another source")
+        for i, agent_id in enumerate(batch.remove):
+            if agent_id in agents and agent_id not in self.owned:
+                raise IngestConflictError(("body", "remove", i), f"agent {agent_id!r} belongs to another source")
+
+    def apply(self, batch: UpdateBatch) -> dict[str, int]:
+        """Apply a checked batch: upserts, then messages, then removals."""
+        self.check(batch)
+        state = self.state
+        now = self._clock()
+        for upsert in batch.agents:
+            self._upsert(state, upsert, now)
+        delivered = 0
+        for message in batch.messages:
+            at = now if message.at is None else min(message.at, now)
+            delivered += state.record_message(message.sender, message.to, at, message.bytes)
+        removed = 0
+        for agent_id in batch.remove:
+            if agent_id in self.owned:
+                self.owned.discard(agent_id)
+                removed += state.remove(agent_id) is not None
+        self.batches += 1
+        self.last_update = now
+        self._agents_applied.inc(len(batch.agents))
+        self._removals_applied.inc(removed)
+        self._messages_applied.inc(delivered)
+        return {
+            "agents": len(batch.agents),
+            "removed": removed,
+            "messages": delivered,
+            "unmatched_messages": len(batch.messages) - delivered,
+        }
+
+    def _upsert(self, state: SwarmState, upsert: AgentUpsert, now: float) -> None:
+        given = {name: getattr(upsert, name) for name in upsert.model_fields_set if name in _FIELDS}
+        existing = state.get(upsert.id)
+        if existing is None:
+            agent = Agent(id=upsert.id, name=upsert.name or upsert.id, type=agent_type(upsert.type), created_at=now)
+            for name, value in given.items():
+                if value is not None:
+                    setattr(agent, name, value)
+            if upsert.type is not None and agent.type.value != upsert.type:
+                agent.metadata["orchestrator_type"] = upsert.type
+            if upsert.metadata:
+                agent.metadata.update(upsert.metadata)
+            state.add(agent)
+            self.owned.add(upsert.id)
+            return
+        if "name" in given and given["name"] is None:
+            given["name"] = upsert.id
+        for name in ("health", "cpu", "memory_mb", "workload", "tokens", "token_rate", "tasks_active",
+                     "tasks_completed", "success_rate", "status"):  # fmt: skip
+            if name in given and given[name] is None:
+                del given[name]  # null means "unknown", not "zero"
+        if upsert.type is not None:
+            given["type"] = agent_type(upsert.type)
+        if upsert.metadata:
+            existing.metadata.update(upsert.metadata)
+        state.update(upsert.id, **given)
+
+    def status(self) -> dict[str, Any]:
+        age = None if self.last_update is None else max(0.0, self._clock() - self.last_update)
+        return {"batches": self.batches, "agents": len(self.owned),
+                "data_age_s": None if age is None else round(age, 3)}  # fmt: skip
+
+
+class PushSource:
+    """``--source push``: no simulator; the swarm is whatever frameworks push."""
+
+    name = "push"
+
+    def __init__(self, ingest: PushIngest) -> None:
+        self.ingest = ingest
+        self._last_prune = -math.inf
+
+    async def start(self, state: SwarmState, now: float) -> None:
+        self._last_prune = now
+
+    async def stop(self) -> None:
+        return None
+
+    def tick(self, state: SwarmState, now: float, dt: float) -> None:
+        if now - self._last_prune >= 1.0:
+            state.prune_links(now)
+            self._last_prune = now
+
+    def status(self) -> SourceStatus:
+        return SourceStatus(
+            name=self.name, connected=True, last_update=self.ingest.last_update, detail=self.ingest.status()
+        )

@@ -1,0 +1,226 @@
+"""MCPSource against an in-process MCPServer (the SDK's in-memory transport) and scripted callers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import pytest
+from mcp.client import Client
+from mcp.server.mcpserver import MCPServer
+from mcp_types import CallToolResult, TextContent
+
+from visionflow.observability.metrics import Metrics
+from visionflow.sources import ControlError, MCPSource, load_profile
+from visionflow.sources.mcp import MCPTarget, ToolCaller
+from visionflow.swarm import SwarmState
+
+FAST = {"poll_busy_s": 0.05, "poll_idle_s": 0.05, "timeout_s": 2.0, "backoff_initial_s": 0.05, "backoff_max_s": 0.2}
+
+
+def orchestrator(agents: list[dict[str, Any]], mode: dict[str, str]) -> MCPServer:
+    server = MCPServer("test")
+
+    @server.tool(name="agent_list")
+    def agent_list() -> str:
+        if mode.get("agents") == "not-json":
+            return "definitely not json"
+        if mode.get("agents") == "wrong-types":
+            return json.dumps({"agents": {"a": 1}})
+        if mode.get("agents") == "huge":
+            return json.dumps({"agents": agents, "pad": "x" * 5000})
+        return json.dumps({"agents": agents})
+
+    @server.tool(name="task_list")
+    def task_list() -> str:
+        return json.dumps({"tasks": [{"taskId": "t1", "assignedTo": ["a", "b"]}]})
+
+    @server.tool(name="swarm_status")
+    def swarm_status() -> str:
+        return json.dumps({"status": "running", "topology": "mesh"})
+
+    @server.tool(name="agent_spawn")
+    def agent_spawn(agentType: str, agentId: str | None = None) -> str:
+        agents.append({"agentId": agentId or "new", "agentType": agentType, "status": "idle"})
+        return json.dumps({"success": True, "agentId": agentId})
+
+    return server
+
+
+def make_source(connect: Callable[[], AbstractAsyncContextManager[ToolCaller]], metrics: Metrics,
+                **kw: Any) -> MCPSource:  # fmt: skip
+    return MCPSource(connect, load_profile("claude-flow"), metrics, **{**FAST, **kw})
+
+
+async def run_until(source: MCPSource, state: SwarmState, cond: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        source.tick(state, time.time(), 0.02)
+        if cond():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+def counter(metrics: Metrics, kind: str) -> float:
+    return metrics.registry.get_sample_value("visionflow_mcp_errors_total", {"kind": kind}) or 0.0
+
+
+def test_agents_tasks_and_control_over_an_in_process_server(metrics: Metrics) -> None:
+    agents = [{"agentId": "a", "agentType": "coder", "status": "busy", "health": 0.5},
+              {"agentId": "b", "agentType": "tester", "status": "idle"}]  # fmt: skip
+    server = orchestrator(agents, {})
+
+    async def go() -> None:
+        source = make_source(lambda: Client(server, mode="legacy", cache=None), metrics)
+        state = SwarmState()
+        await source.start(state, time.time())
+        await run_until(source, state, lambda: len(state) == 2 and len(state.links) == 1)
+        assert state.agents["a"].health == 50.0
+        link = state.links.links(time.time())[0]
+        assert not link.inferred
+        assert source.status().to_dict(time.time())["swarm"] == {"status": "running", "topology": "mesh"}
+        assert source.connected and not source.stale
+        assert metrics.registry.get_sample_value("visionflow_mcp_up") == 1.0
+        assert (metrics.registry.get_sample_value("visionflow_mcp_fetch_latency_seconds_count") or 0) >= 1
+        result = await source.control("spawn_agent", {"type": "reviewer", "name": "r-1"}, {})
+        assert result["success"] is True
+        await run_until(source, state, lambda: "r-1" in state)
+        with pytest.raises(ControlError) as info:
+            await source.control("launch_rockets", {}, {})
+        assert info.value.status == 501
+        await source.stop()
+        assert metrics.registry.get_sample_value("visionflow_mcp_up") == 0.0
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize("bad", ["not-json", "wrong-types", "huge"])
+def test_malformed_results_are_counted_and_the_last_good_state_kept(metrics: Metrics, bad: str) -> None:
+    agents = [{"agentId": "a", "agentType": "coder", "status": "idle"}]
+    mode: dict[str, str] = {}
+    server = orchestrator(agents, mode)
+
+    async def go() -> None:
+        source = make_source(lambda: Client(server, mode="legacy", cache=None), metrics, max_result_bytes=4000)
+        state = SwarmState()
+        await source.start(state, time.time())
+        await run_until(source, state, lambda: "a" in state)
+        mode["agents"] = bad
+        agents.append({"agentId": "b", "agentType": "coder"})
+        await run_until(source, state, lambda: counter(metrics, "malformed") >= 3)
+        assert set(state.agents) == {"a"} and source.connected
+        mode.clear()
+        await run_until(source, state, lambda: "b" in state)
+        await source.stop()
+
+    asyncio.run(go())
+
+
+class Scripted:
+    """A caller whose answers a test controls; counts how many calls run at once."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.active = 0
+        self.max_active = 0
+        self.calls = 0
+
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None = None,
+                        read_timeout_seconds: float | None = None) -> CallToolResult:  # fmt: skip
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        self.calls += 1
+        try:
+            await asyncio.sleep(self.delay)
+        finally:
+            self.active -= 1
+        body = {"agents": [{"agentId": "a", "agentType": "coder", "status": "busy"}]} if name == "agent_list" else {}
+        return CallToolResult(content=[TextContent(type="text", text=json.dumps(body))])
+
+
+def test_reconnects_with_back_off_and_polls_never_overlap(metrics: Metrics) -> None:
+    caller = Scripted(delay=0.01)
+    attempts: list[float] = []
+
+    @contextlib.asynccontextmanager
+    async def connect() -> AsyncIterator[ToolCaller]:
+        attempts.append(time.monotonic())
+        if len(attempts) <= 3:
+            raise ConnectionRefusedError("no orchestrator yet")
+        yield caller
+
+    async def go() -> None:
+        source = make_source(connect, metrics)
+        state = SwarmState()
+        await source.start(state, time.time())
+        assert source.stale  # nothing fetched yet
+        await run_until(source, state, lambda: "a" in state and caller.calls > 20)
+        await source.stop()
+
+    asyncio.run(go())
+    assert counter(metrics, "connect") == 3
+    gaps = [b - a for a, b in itertools.pairwise(attempts)][:3]
+    assert gaps[1] > gaps[0] * 1.3 and gaps[2] > gaps[1] * 1.3, gaps  # doubling back-off
+    assert caller.max_active == 1
+
+
+def test_a_call_that_hangs_times_out_and_reconnects(metrics: Metrics) -> None:
+    caller = Scripted(delay=30.0)
+
+    @contextlib.asynccontextmanager
+    async def connect() -> AsyncIterator[ToolCaller]:
+        yield caller
+
+    async def go() -> None:
+        source = make_source(connect, metrics, timeout_s=0.1)
+        state = SwarmState()
+        await source.start(state, time.time())
+        await run_until(source, state, lambda: counter(metrics, "timeout") >= 2)
+        await source.stop()
+
+    asyncio.run(go())
+    assert counter(metrics, "timeout") >= 2
+
+
+def test_old_data_logs_a_warning_and_marks_stale(metrics: Metrics, caplog: pytest.LogCaptureFixture) -> None:
+    now = [1000.0]
+
+    @contextlib.asynccontextmanager
+    async def connect() -> AsyncIterator[ToolCaller]:
+        yield Scripted()
+
+    async def go() -> None:
+        source = make_source(connect, metrics, clock=lambda: now[0], stale_after_s=300.0)
+        state = SwarmState()
+        await source.start(state, now[0])
+        await run_until(source, state, lambda: "a" in state)
+        await source.stop()
+        source.connected = True  # as if connected but every poll since failed
+        now[0] += 301
+        with caplog.at_level(logging.WARNING, logger="visionflow.sources.mcp"):
+            source.tick(state, now[0], 0.02)
+            source.tick(state, now[0], 0.02)
+        assert source.stale
+        assert [r.getMessage() for r in caplog.records].count("Using cached agent data (>5 minutes old)") == 1
+        assert metrics.registry.get_sample_value("visionflow_mcp_data_age_seconds") == pytest.approx(301, abs=1)
+
+    asyncio.run(go())
+
+
+def test_targets_from_settings() -> None:
+    assert MCPTarget.from_settings("npx claude-flow mcp start", None).command == ("npx", "claude-flow", "mcp", "start")
+    assert MCPTarget.from_settings(None, "http://h:1/mcp").transport == "http"
+    assert MCPTarget.from_settings(None, "http://h:1/sse").transport == "sse"
+    from visionflow.errors import ConfigError
+
+    for command, url in ((None, None), ("x", "http://h"), (None, "ftp://h")):
+        with pytest.raises(ConfigError):
+            MCPTarget.from_settings(command, url)

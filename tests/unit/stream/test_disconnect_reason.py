@@ -1,0 +1,32 @@
+"""Disconnect reasons stay within the metric's known label values."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from visionflow.observability.metrics import DISCONNECT_REASONS
+from visionflow.stream import Client, disconnect_reason
+
+
+def client(code: int | None, server_reason: str | None = None) -> Client:
+    connection: Any = SimpleNamespace(close_code=code)
+    return Client(connection, "peer", 0.0, close_reason=server_reason)
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [(1000, "normal_closure"), (1001, "going_away"), (None, "abnormal_closure"), (1006, "abnormal_closure"),
+     (1002, "protocol_error"), (1009, "message_too_big"), (4321, "other")],
+)  # fmt: skip
+def test_the_close_code_names_the_reason(code: int | None, reason: str) -> None:
+    assert disconnect_reason(client(code)) == reason
+    assert reason in DISCONNECT_REASONS
+
+
+@pytest.mark.parametrize("server_reason", ["stalled", "server_shutdown", "rate_limited"])
+def test_the_servers_own_reason_wins(server_reason: str) -> None:
+    assert disconnect_reason(client(1000, server_reason)) == server_reason
+    assert server_reason in DISCONNECT_REASONS
