@@ -80,3 +80,12 @@ test-web: system-deps $(NODE_STAMP)
 
 bench-web: $(STAMP) $(NODE_STAMP) system-deps
 	$(BIN)/python bench/web_decode.py
+
+# Optional peers of `visionflow bench physics --peers` (Python extras and d3-force-3d).
+.PHONY: bench-peers bench-physics
+bench-peers: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	npm install --prefix bench --no-audit --no-fund
+
+bench-physics: $(STAMP)
+	$(BIN)/visionflow bench physics --nodes 200,10000,100000 --steps 100 --peers $(ARGS)

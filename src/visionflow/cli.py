@@ -221,5 +221,53 @@ def logs_disconnects(
                lambda path, s: disconnects(path, s, include_normal=include_normal))  # fmt: skip
 
 
+bench_app = typer.Typer(help="Benchmarks of the hot paths, with peers run side by side.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+class GraphFlag(StrEnum):
+    swarm = "swarm"
+    ba = "ba"
+
+
+@bench_app.command("physics")
+def bench_physics(
+    nodes: Annotated[str, typer.Option(help="Comma-separated node counts, e.g. 200,10000,100000.")] = "200,10000",
+    graph: Annotated[GraphFlag, typer.Option(help="swarm (~1.4 edges per node) or ba (Barabasi-Albert, m=2).")] = (
+        GraphFlag.swarm
+    ),
+    steps: Annotated[int, typer.Option(min=1, max=100_000, help="Steps timed per size (median reported).")] = 50,
+    peers: Annotated[bool, typer.Option("--peers", help="Also run the installed peer libraries.")] = False,
+    quality: Annotated[bool, typer.Option(help="With --peers: compare layout quality at equal wall time.")] = True,
+    crossover: Annotated[
+        bool, typer.Option("--crossover", help="Time exact all-pairs against Barnes-Hut at each size instead.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Milliseconds per layout step, ours against peers, and layout quality at equal wall time."""
+    import json
+
+    from visionflow.physics import benchmark
+
+    try:
+        sizes = [int(part) for part in nodes.split(",") if part.strip()]
+    except ValueError:
+        typer.echo(f"error: --nodes: expected comma-separated integers, got {nodes!r}", err=True)
+        raise typer.Exit(2) from None
+    if not sizes or any(not 2 <= n <= 10_000_000 for n in sizes):
+        typer.echo("error: --nodes: each size must be between 2 and 10,000,000", err=True)
+        raise typer.Exit(2)
+    if crossover:
+        result = benchmark.crossover(sizes, graph.value, steps)
+    else:
+        result = benchmark.run(sizes, graph.value, steps, peers=peers, quality=quality)
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        from visionflow.physics.benchmark_report import render
+
+        render(result)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

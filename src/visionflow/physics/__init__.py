@@ -1,6 +1,10 @@
-"""Force-directed 3D layout: parameters, the engine, and its kernels."""
+"""Force-directed 3D layout: parameters, the engine, its kernels and layout-quality metrics.
 
-from visionflow.physics.engine import Backend, PhysicsEngine, StepResult
+``kernels_gpu`` and ``gpu`` (numba-cuda) are not imported here: they load only when the CUDA
+backend is asked for, so this package needs NumPy and Numba alone.
+"""
+
+from visionflow.physics.engine import TREE_THRESHOLD, Backend, Method, PhysicsEngine, StepResult
 from visionflow.physics.params import SimParams
 
-__all__ = ["Backend", "PhysicsEngine", "SimParams", "StepResult"]
+__all__ = ["TREE_THRESHOLD", "Backend", "Method", "PhysicsEngine", "SimParams", "StepResult"]

@@ -18,21 +18,37 @@ import numpy as np
 import numpy.typing as npt
 
 from visionflow.errors import PhysicsError
-from visionflow.physics import kernels_cpu, reference
+from visionflow.physics import kernels_cpu, kernels_grid, reference
 from visionflow.physics.params import SimParams
+from visionflow.physics.tree import BarnesHutTree
 from visionflow.swarm.models import ID_MASK
 from visionflow.types import FloatArray, IdArray, Vec3Array
 
-__all__ = ["Backend", "PhysicsEngine", "StepResult"]
+__all__ = ["TREE_THRESHOLD", "Backend", "Method", "PhysicsEngine", "StepResult"]
+
 
 StepKernel = Callable[..., float]
+"""A whole step (all-pairs kernels and the reference) or the rest of one (after tree or grid repulsion)."""
+RepulsionKernel = Callable[..., None]
+
+TREE_THRESHOLD = 1024
+"""Node count from which Barnes-Hut beats exact all-pairs on the CPU (measured: ``visionflow bench physics``)."""
 
 
 class Backend(enum.StrEnum):
     """Which implementation computes a step."""
 
     CPU = "cpu"
+    CUDA = "cuda"
     REFERENCE = "reference"
+
+
+class Method(enum.StrEnum):
+    """How the last step computed repulsion."""
+
+    EXACT = "exact"
+    TREE = "barnes-hut"
+    GRID = "cell-list"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +69,20 @@ class PhysicsEngine:
         capacity: int = 1024,
         seed: int = 0,
         parallel_threshold: int = 4096,
+        tree_threshold: int = TREE_THRESHOLD,
     ) -> None:
         self.params = params or SimParams()
         self.backend = Backend(backend)
         self.parallel_threshold = parallel_threshold
+        self.tree_threshold = tree_threshold
+        self.method = Method.EXACT
+        self._scalar_cache: tuple[SimParams, tuple[np.float32, ...]] | None = None
+        self._tree = BarnesHutTree()
+        self._gpu: Any = None
+        if self.backend is Backend.CUDA:
+            from visionflow.physics.gpu import GpuStepper  # numba-cuda is imported only here
+
+            self._gpu = GpuStepper()
         self._rng = np.random.default_rng(seed)
         self._n = 0
         self._capacity = 0
@@ -90,6 +116,8 @@ class PhysicsEngine:
         self._pos_next: Vec3Array = np.zeros((capacity, 3), dtype=np.float32)
         self._vel_next: Vec3Array = np.zeros((capacity, 3), dtype=np.float32)
         self._soa: npt.NDArray[np.float32] = np.zeros((3, capacity), dtype=np.float32)
+        self._force: Vec3Array = np.zeros((capacity, 3), dtype=np.float32)
+        self._pinned: npt.NDArray[np.uint8] = grown(None if first else self._pinned, (capacity,), np.uint8)
         self._capacity = capacity
 
     @property
@@ -166,9 +194,10 @@ class PhysicsEngine:
         self._ids[slots] = new_ids
         self._pos[slots] = start
         self._vel[slots] = 0.0
+        self._pinned[slots] = 0
         self._slot_of[new_ids & ID_MASK] = slots
         self._n += k
-        self._csr_dirty = True
+        self._membership_changed()
         self.reheat()
 
     def _spawn_positions(self, k: int, near: npt.ArrayLike | None) -> Vec3Array:
@@ -197,14 +226,50 @@ class PhysicsEngine:
                 self._ids[slot] = moved
                 self._pos[slot] = self._pos[last]
                 self._vel[slot] = self._vel[last]
+                self._pinned[slot] = self._pinned[last]
                 self._slot_of[moved & ID_MASK] = slot
             self._slot_of[node_id & ID_MASK] = -1
             self._n = last
             removed += 1
         if removed:
-            self._csr_dirty = True
+            self._membership_changed()
             self.reheat()
         return removed
+
+    def _membership_changed(self) -> None:
+        self._csr_dirty = True
+        self._tree.invalidate()
+        if self._gpu is not None:
+            self._gpu.invalidate()
+
+    def pin(self, ids: npt.ArrayLike, pinned: bool = True) -> int:
+        """Hold nodes where they are (or release them); returns how many ids were present."""
+        slots = self.slots_of(np.asarray(ids, dtype=np.uint32).reshape(-1))
+        slots = slots[slots >= 0]
+        self._pinned[slots] = 1 if pinned else 0
+        self._vel[slots] = 0.0
+        if self._gpu is not None:
+            self._gpu.invalidate()
+        return len(slots)
+
+    @property
+    def pinned(self) -> npt.NDArray[np.bool_]:
+        """Which slots are pinned (a copy)."""
+        return self._pinned[: self._n].astype(bool)
+
+    def set_positions(self, ids: npt.ArrayLike, positions: npt.ArrayLike) -> None:
+        """Move nodes (e.g. to place pinned ones); unknown ids are ignored."""
+        wanted = np.asarray(ids, dtype=np.uint32).reshape(-1)
+        where = np.asarray(positions, dtype=np.float32).reshape(len(wanted), 3)
+        if not np.isfinite(where).all():
+            raise PhysicsError("positions must be finite")
+        slots = self.slots_of(wanted)
+        found = slots >= 0
+        self._pos[slots[found]] = where[found]
+        self._vel[slots[found]] = 0.0
+        if self._gpu is not None:
+            self._gpu.invalidate()
+        self.reheat()
 
     def reheat(self) -> None:
         self.temperature = max(self.temperature, self.params.reheat_temperature)
@@ -219,6 +284,8 @@ class PhysicsEngine:
         self._edge_src, self._edge_dst = s, d
         self._edge_weight = np.ones(len(s), dtype=np.float32)
         self._csr_dirty = True
+        if self._gpu is not None:
+            self._gpu.invalidate()
         if weights is not None:
             self.set_edge_weights(weights)
 
@@ -233,6 +300,8 @@ class PhysicsEngine:
         if not self._csr_dirty:
             both = np.concatenate((w[self._csr_keep], w[self._csr_keep]))
             self._csr_weight = both[self._csr_order]
+            if self._gpu is not None:
+                self._gpu.weights_changed()
 
     def slots_of(self, ids: IdArray) -> npt.NDArray[np.int32]:
         """Slot of each id, -1 where absent (vectorised ``slot``)."""
@@ -257,17 +326,28 @@ class PhysicsEngine:
         self._nbr = np.ascontiguousarray(cols[order], dtype=np.int32)
         w = self._edge_weight[keep]
         self._csr_weight = np.ascontiguousarray(np.concatenate((w, w))[order], dtype=np.float32)
-        self._csr_order = order
+        self._csr_order = order.astype(np.int32)
         self._csr_keep = keep
         self._csr_dirty = False
 
     # ------------------------------------------------------------------- step
-    def _kernel(self) -> StepKernel:
-        if self.backend is Backend.REFERENCE:
-            return reference.step
-        if self._n >= self.parallel_threshold:
-            return kernels_cpu.step_parallel
-        return kernels_cpu.step_serial
+    def _choose(self) -> Method:
+        if self.backend is Backend.CUDA:
+            return Method.EXACT  # tiled all pairs on the device; a cutoff there is a mask
+        if self.params.cutoff > 0:
+            return Method.GRID
+        if self.backend is Backend.REFERENCE or self._n < self.tree_threshold:
+            return Method.EXACT
+        return Method.TREE
+
+    def _scalars(self, p: SimParams) -> tuple[np.float32, ...]:
+        """The kernels' float32 arguments, converted once per parameter set (it is most of a small step's overhead)."""
+        cached = self._scalar_cache
+        if cached is None or cached[0] is not p:
+            names = ("dt", "repulsion", "softening", "spring_k", "rest_length", "gravity", "damping", "max_force",
+                     "bounds_radius")  # fmt: skip
+            cached = self._scalar_cache = (p, tuple(np.float32(getattr(p, name)) for name in names))
+        return cached[1]
 
     def step(self) -> StepResult:
         """Advance the layout by one time step."""
@@ -276,24 +356,60 @@ class PhysicsEngine:
         p = self.params
         n = self._n
         warm = min(1.0, (self.steps + 1) / p.warmup_steps) if p.warmup_steps else 1.0
+        max_speed = np.float32(p.max_velocity * self.temperature)
+        self.method = method = self._choose()
         energy = 0.0
+        if n and self.backend is Backend.CUDA:
+            energy = self._gpu.step(self, warm, max_speed)
+        elif n:
+            graph = (self._ptr, self._nbr, self._csr_weight, self._pinned, n)
+            dt, repulsion, softening, spring_k, rest_length, gravity, damping, max_force, bounds = self._scalars(p)
+            if self.backend is Backend.REFERENCE:
+                oracle: StepKernel = reference.step
+                energy = oracle(
+                    self._pos, self._vel, self._pos_next, self._vel_next, self._soa, *graph, dt, repulsion,
+                    softening, spring_k, rest_length, gravity, damping, max_force, max_speed, np.float32(warm),
+                    bounds, cutoff=p.cutoff,
+                )  # fmt: skip
+            elif method is Method.EXACT:
+                kernel: StepKernel = (
+                    kernels_cpu.step_parallel if n >= self.parallel_threshold else kernels_cpu.step_serial
+                )
+                energy = kernel(
+                    self._pos, self._vel, self._pos_next, self._vel_next, self._soa, *graph, dt, repulsion,
+                    softening, spring_k, rest_length, gravity, damping, max_force, max_speed, np.float32(warm),
+                    bounds,
+                )  # fmt: skip
+            else:
+                parallel = n >= self.parallel_threshold
+                if method is Method.TREE:
+                    self._tree.repulsion(self._pos, n, p.theta, p.repulsion, p.softening, self._force,
+                                         parallel=parallel)  # fmt: skip
+                else:
+                    grid: RepulsionKernel = kernels_grid.grid_repulsion
+                    grid(self._pos, n, np.float32(p.cutoff), repulsion, softening, self._force)
+                finish: StepKernel = (
+                    kernels_cpu.step_with_repulsion if parallel else kernels_cpu.step_with_repulsion_serial
+                )
+                energy = finish(
+                    self._pos, self._vel, self._pos_next, self._vel_next, self._soa, self._force, *graph, dt,
+                    spring_k, rest_length, gravity, damping, max_force, max_speed, np.float32(warm), bounds,
+                )  # fmt: skip
         if n:
-            energy = self._kernel()(
-                self._pos, self._vel, self._pos_next, self._vel_next, self._soa,
-                self._ptr, self._nbr, self._csr_weight, n,
-                np.float32(p.dt), np.float32(p.repulsion), np.float32(p.softening),
-                np.float32(p.spring_k), np.float32(p.rest_length), np.float32(p.gravity),
-                np.float32(p.damping), np.float32(p.max_force),
-                np.float32(p.max_velocity * self.temperature), np.float32(warm),
-                np.float32(p.bounds_radius),
-            )  # fmt: skip
             self._pos, self._pos_next = self._pos_next, self._pos
             self._vel, self._vel_next = self._vel_next, self._vel
-            # Rows past n of the new buffers are stale; keep ids/pos aligned for the next grow.
         self.steps += 1
         self.temperature = max(p.min_temperature, self.temperature * p.cooling)
         self.kinetic_energy = float(energy)
         return StepResult(self.kinetic_energy, self.temperature, n)
+
+    def memory(self) -> dict[str, int]:
+        """Bytes the engine holds: ``node`` (per-node arrays and the tree's workspace) and ``edge``."""
+        node = (self._ids, self._pos, self._vel, self._pos_next, self._vel_next, self._soa, self._force,
+                self._pinned, self._slot_of, self._ptr)  # fmt: skip
+        edge = (self._edge_src, self._edge_dst, self._edge_weight, self._nbr, self._csr_weight, self._csr_order,
+                self._csr_keep)  # fmt: skip
+        return {"node": sum(a.nbytes for a in node) + self._tree.nbytes, "edge": sum(a.nbytes for a in edge)}
 
     @property
     def settled(self) -> bool:

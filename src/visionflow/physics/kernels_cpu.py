@@ -21,12 +21,14 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
 
-__all__ = ["step_parallel", "step_serial"]
+__all__ = ["step_parallel", "step_serial", "step_with_repulsion", "step_with_repulsion_serial"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
+U8 = npt.NDArray[np.uint8]
+Real = float | np.floating[Any]
 
 
 def _jit(**options: Any) -> Callable[[F], F]:
@@ -35,10 +37,10 @@ def _jit(**options: Any) -> Callable[[F], F]:
 
 
 @_jit(fastmath=True, nogil=True, cache=True, inline="always")
-def _node_force(
-    i: int, xs: F32, ys: F32, zs: F32, n: int, ptr: I64, nbr: I32, weight: F32,
-    repulsion: float, softening: float, spring_k: float, rest_length: float, gravity: float, bounds_radius: float,
-) -> tuple[float, float, float]:  # fmt: skip
+def _repulsion(
+    i: int, xs: F32, ys: F32, zs: F32, n: int, repulsion: float, softening: float
+) -> tuple[np.float32, np.float32, np.float32]:
+    """Exact repulsion on node i from every node (all pairs)."""
     xi = xs[i]
     yi = ys[i]
     zi = zs[i]
@@ -70,6 +72,21 @@ def _node_force(
                 fx += dx * inv
                 fy += dy * inv
                 fz += dz * inv
+    return fx, fy, fz
+
+
+@_jit(fastmath=True, nogil=True, cache=True, inline="always")
+def _local_force(
+    i: int, xs: F32, ys: F32, zs: F32, ptr: I64, nbr: I32, weight: F32,
+    spring_k: float, rest_length: float, gravity: float, bounds_radius: float,
+) -> tuple[float, float, float]:  # fmt: skip
+    """Springs to node i's neighbours, centre gravity and the soft bounds."""
+    xi = xs[i]
+    yi = ys[i]
+    zi = zs[i]
+    fx = np.float32(0.0)
+    fy = np.float32(0.0)
+    fz = np.float32(0.0)
     for e in range(ptr[i], ptr[i + 1]):
         j = nbr[e]
         dx = xs[j] - xi
@@ -104,9 +121,15 @@ def _split(pos: F32, soa: F32, n: int) -> None:
 
 @_jit(fastmath=True, nogil=True, cache=True, inline="always")
 def _integrate(
-    i: int, pos: F32, vel: F32, out_pos: F32, out_vel: F32, fx: float, fy: float, fz: float,
+    i: int, pos: F32, vel: F32, out_pos: F32, out_vel: F32, fx: Real, fy: Real, fz: Real, pinned: U8,
     dt: float, damping: float, max_force: float, max_speed: float, warm: float,
 ) -> float:  # fmt: skip
+    if pinned[i]:
+        out_vel[i, 0] = out_vel[i, 1] = out_vel[i, 2] = 0.0
+        out_pos[i, 0] = pos[i, 0]
+        out_pos[i, 1] = pos[i, 1]
+        out_pos[i, 2] = pos[i, 2]
+        return 0.0
     f2 = fx * fx + fy * fy + fz * fz
     if f2 > max_force * max_force:
         s = max_force / math.sqrt(f2)
@@ -133,38 +156,25 @@ def _integrate(
 
 @_jit(fastmath=True, nogil=True, cache=True)
 def step_serial(
-    pos: F32, vel: F32, out_pos: F32, out_vel: F32, soa: F32, ptr: I64, nbr: I32, weight: F32, n: int,
+    pos: F32, vel: F32, out_pos: F32, out_vel: F32, soa: F32, ptr: I64, nbr: I32, weight: F32, pinned: U8, n: int,
     dt: float, repulsion: float, softening: float, spring_k: float, rest_length: float, gravity: float,
     damping: float, max_force: float, max_speed: float, warm: float, bounds_radius: float,
 ) -> float:  # fmt: skip
-    """One semi-implicit Euler step for nodes 0..n-1; returns the kinetic energy after it."""
+    """One semi-implicit Euler step for nodes 0..n-1 with exact repulsion; returns the kinetic energy after it."""
     _split(pos, soa, n)
     xs, ys, zs = soa[0], soa[1], soa[2]
     energy = 0.0
     for i in range(n):
-        fx, fy, fz = _node_force(
-            i,
-            xs,
-            ys,
-            zs,
-            n,
-            ptr,
-            nbr,
-            weight,
-            repulsion,
-            softening,
-            spring_k,
-            rest_length,
-            gravity,
-            bounds_radius,
-        )
-        energy += _integrate(i, pos, vel, out_pos, out_vel, fx, fy, fz, dt, damping, max_force, max_speed, warm)
+        rx, ry, rz = _repulsion(i, xs, ys, zs, n, repulsion, softening)
+        lx, ly, lz = _local_force(i, xs, ys, zs, ptr, nbr, weight, spring_k, rest_length, gravity, bounds_radius)
+        energy += _integrate(i, pos, vel, out_pos, out_vel, rx + lx, ry + ly, rz + lz, pinned,
+                             dt, damping, max_force, max_speed, warm)  # fmt: skip
     return energy
 
 
 @_jit(fastmath=True, nogil=True, parallel=True, cache=True)
 def step_parallel(
-    pos: F32, vel: F32, out_pos: F32, out_vel: F32, soa: F32, ptr: I64, nbr: I32, weight: F32, n: int,
+    pos: F32, vel: F32, out_pos: F32, out_vel: F32, soa: F32, ptr: I64, nbr: I32, weight: F32, pinned: U8, n: int,
     dt: float, repulsion: float, softening: float, spring_k: float, rest_length: float, gravity: float,
     damping: float, max_force: float, max_speed: float, warm: float, bounds_radius: float,
 ) -> float:  # fmt: skip
@@ -173,21 +183,42 @@ def step_parallel(
     xs, ys, zs = soa[0], soa[1], soa[2]
     energy = 0.0
     for i in prange(n):
-        fx, fy, fz = _node_force(
-            i,
-            xs,
-            ys,
-            zs,
-            n,
-            ptr,
-            nbr,
-            weight,
-            repulsion,
-            softening,
-            spring_k,
-            rest_length,
-            gravity,
-            bounds_radius,
-        )
-        energy += _integrate(i, pos, vel, out_pos, out_vel, fx, fy, fz, dt, damping, max_force, max_speed, warm)
+        rx, ry, rz = _repulsion(i, xs, ys, zs, n, repulsion, softening)
+        lx, ly, lz = _local_force(i, xs, ys, zs, ptr, nbr, weight, spring_k, rest_length, gravity, bounds_radius)
+        energy += _integrate(i, pos, vel, out_pos, out_vel, rx + lx, ry + ly, rz + lz, pinned,
+                             dt, damping, max_force, max_speed, warm)  # fmt: skip
+    return energy
+
+
+@_jit(fastmath=True, nogil=True, parallel=True, cache=True)
+def step_with_repulsion(
+    pos: F32, vel: F32, out_pos: F32, out_vel: F32, soa: F32, force: F32, ptr: I64, nbr: I32, weight: F32,
+    pinned: U8, n: int, dt: float, spring_k: float, rest_length: float, gravity: float, damping: float,
+    max_force: float, max_speed: float, warm: float, bounds_radius: float,
+) -> float:  # fmt: skip
+    """The rest of a step once ``force`` holds each node's repulsion (from the tree or the cell list)."""
+    _split(pos, soa, n)
+    xs, ys, zs = soa[0], soa[1], soa[2]
+    energy = 0.0
+    for i in prange(n):
+        lx, ly, lz = _local_force(i, xs, ys, zs, ptr, nbr, weight, spring_k, rest_length, gravity, bounds_radius)
+        energy += _integrate(i, pos, vel, out_pos, out_vel, force[i, 0] + lx, force[i, 1] + ly, force[i, 2] + lz,
+                             pinned, dt, damping, max_force, max_speed, warm)  # fmt: skip
+    return energy
+
+
+@_jit(fastmath=True, nogil=True, cache=True)
+def step_with_repulsion_serial(
+    pos: F32, vel: F32, out_pos: F32, out_vel: F32, soa: F32, force: F32, ptr: I64, nbr: I32, weight: F32,
+    pinned: U8, n: int, dt: float, spring_k: float, rest_length: float, gravity: float, damping: float,
+    max_force: float, max_speed: float, warm: float, bounds_radius: float,
+) -> float:  # fmt: skip
+    """``step_with_repulsion`` in the calling thread, for graphs too small to be worth waking threads."""
+    _split(pos, soa, n)
+    xs, ys, zs = soa[0], soa[1], soa[2]
+    energy = 0.0
+    for i in range(n):
+        lx, ly, lz = _local_force(i, xs, ys, zs, ptr, nbr, weight, spring_k, rest_length, gravity, bounds_radius)
+        energy += _integrate(i, pos, vel, out_pos, out_vel, force[i, 0] + lx, force[i, 1] + ly, force[i, 2] + lz,
+                             pinned, dt, damping, max_force, max_speed, warm)  # fmt: skip
     return energy

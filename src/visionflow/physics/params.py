@@ -32,6 +32,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "reheat_temperature": (0.0, 1.0),
     "bounds_radius": (0.0, 1e7),
     "rest_energy": (0.0, 1e6),
+    "theta": (0.0, 2.0),
+    "cutoff": (0.0, 1e6),
 }
 
 
@@ -62,6 +64,11 @@ class SimParams:
     """Soft sphere the nodes are pushed back into; 0 turns it off."""
     rest_energy: float = 1e-4
     """Kinetic energy per node under which the layout counts as settled."""
+    theta: float = 0.9
+    """Barnes-Hut opening angle: a cell acts as one body when its side is under theta times its distance.
+    0 makes the tree exact; larger is faster and coarser."""
+    cutoff: float = 0.0
+    """Repulsion range for the cell-list mode; 0 means full range (all pairs or Barnes-Hut)."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

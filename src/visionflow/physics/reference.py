@@ -21,6 +21,7 @@ def step(
     ptr: npt.NDArray[np.int64],
     nbr: npt.NDArray[np.int32],
     weight: npt.NDArray[np.float32],
+    pinned: npt.NDArray[np.uint8],
     n: int,
     dt: float,
     repulsion: float,
@@ -33,8 +34,12 @@ def step(
     max_speed: float,
     warm: float,
     bounds_radius: float,
+    cutoff: float = 0.0,
 ) -> float:
-    """Same contract as ``kernels_cpu.step_serial`` (``soa`` is scratch it does not need)."""
+    """Same contract as ``kernels_cpu.step_serial`` (``soa`` is scratch it does not need).
+
+    ``cutoff`` > 0 drops repulsion between nodes that far apart or more (the cell-list mode).
+    """
     p = pos[:n].astype(np.float64)
     v = vel[:n].astype(np.float64)
     diff = p[:, None, :] - p[None, :, :]
@@ -50,6 +55,8 @@ def step(
     r2 = d2 + softening
     inv = repulsion / (r2 * np.sqrt(r2))
     np.fill_diagonal(inv, 0.0)
+    if cutoff > 0:
+        inv = np.where(d2 < cutoff * cutoff, inv, 0.0)
     force = np.einsum("ij,ijk->ik", inv, diff)
 
     rows = np.repeat(idx, np.diff(ptr[: n + 1]))
@@ -73,6 +80,8 @@ def step(
     speed = np.linalg.norm(v, axis=1)
     too_fast = speed > max_speed
     v[too_fast] *= (max_speed / speed[too_fast])[:, None]
+    held = pinned[:n].astype(bool)
+    v[held] = 0.0
     out_vel[:n] = v
     out_pos[:n] = p + v * dt
     return float(0.5 * np.einsum("ij,ij->", v, v))

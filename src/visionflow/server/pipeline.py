@@ -3,6 +3,12 @@
 A tick that overruns its period is counted and logged, and the schedule restarts from
 now instead of trying to catch up, so ticks never pile up. Large graphs are stepped in a
 worker thread (the kernels release the GIL) so the HTTP API keeps answering meanwhile.
+
+A settled layout goes to rest: once the engine's kinetic energy per node is under
+``SimParams.rest_energy``, the loop stops stepping, encoding and sending frames. At rest
+it only polls the source a few times a second; membership or link changes, a parameter
+change or a pin (``wake()``) bring it back. Agent metadata that changes at rest (status,
+load) is still sent as text; no position frames go out.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ log = logging.getLogger("visionflow.pipeline")
 
 _SAVING_ALPHA = 1.0 / 600.0
 """Weight of one tick in the delta-saving moving average: about 10 s at 60 Hz."""
+MIN_AWAKE_STEPS = 30
+"""Steps a woken layout takes before it may rest again (one step after a change moves little)."""
 
 
 @dataclass(slots=True)
@@ -104,6 +112,7 @@ class Pipeline:
         delta: DeltaEncoder | None = None,
         metadata_hz: float = 10.0,
         physics_thread_threshold: int = 20_000,
+        rest_poll_hz: float = 4.0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         tracing: Tracing | None = None,
@@ -140,6 +149,13 @@ class Pipeline:
         """Every link's intensity as of the last tick (read by the intensity heatmap at scrape)."""
         self.delta_saving = 0.0
         """Moving average (about 10 s) of the fraction of records that delta frames did not send."""
+        self.rest_poll_period = 1.0 / rest_poll_hz
+        self.resting = False
+        self.rest_count = 0
+        """How many times the layout went to rest."""
+        self._wake_requested = False
+        self._wake_event: asyncio.Event | None = None
+        self._woke_at_step = 0
 
     # ------------------------------------------------------------------ stages
     def run_source(self, now: float) -> None:
@@ -223,6 +239,55 @@ class Pipeline:
         if self.hub is not None:
             self.hub.publish(tick)
 
+    # -------------------------------------------------------------------- rest
+    def wake(self) -> None:
+        """Leave rest at the next tick (parameters changed, nodes were pinned or moved)."""
+        self._wake_requested = True
+        self.engine.reheat()
+        if self._wake_event is not None:
+            self._wake_event.set()
+
+    @staticmethod
+    def _moves_layout(changes: SwarmChanges) -> bool:
+        """Changes the layout must respond to: membership and links (metadata alone does not)."""
+        return bool(changes.links_touched or changes.links_removed or changes.links_topology_changed) or any(
+            event.kind is not EventKind.UPDATED for event in changes.events
+        )
+
+    def _rest_tick(self, now: float, t: float, changes: SwarmChanges) -> TickTimes:
+        """A tick at rest: metadata news only, no physics and no frame."""
+        self.last_times.physics = self.last_times.encode = 0.0
+        pending = self._pending
+        if pending:
+            text = (self._changes_message(pending, now),)
+            self._pending = _PendingMetadata()
+            tick = TickMessages(self.seq, text, None, False, 0)
+            t = self._clock()
+            self.run_broadcast(tick)
+            self._timed("broadcast", t)
+        else:
+            self.last_times.broadcast = 0.0
+        self.last_tick_at = self._clock()
+        return self.last_times
+
+    def _check_rest(self, changes: SwarmChanges) -> bool:
+        """Whether this tick may skip physics; updates ``resting``."""
+        if self._wake_requested or self._moves_layout(changes):
+            self._woke_at_step = self.engine.steps
+            if self.resting:
+                self.resting = False
+                log_event(log, "DEBUG", "layout_woke", category="performance", nodes=self.engine.n)
+        self._wake_requested = False
+        return self.resting
+
+    def _after_step(self) -> None:
+        awake = self.engine.steps - self._woke_at_step
+        if self.engine.settled and not self.resting and awake > max(MIN_AWAKE_STEPS, self.engine.params.warmup_steps):
+            self.resting = True
+            self.rest_count += 1
+            log_event(log, "DEBUG", "layout_at_rest", category="performance", nodes=self.engine.n,
+                      kinetic_energy=self.engine.kinetic_energy)  # fmt: skip
+
     # -------------------------------------------------------------------- tick
     def _timed(self, stage: str, start: float) -> float:
         end = self._clock()
@@ -230,15 +295,15 @@ class Pipeline:
         setattr(self.last_times, stage, end - start)
         return end
 
-    def _before_physics(self) -> tuple[float, float]:
+    def _before_physics(self) -> tuple[float, float, SwarmChanges]:
         self.seq += 1
         now = self._wall()
         self._tick_wall = now
         t = self._clock()
         self.run_source(now)
         t = self._timed("source", t)
-        self.run_swarm(now)
-        return now, self._timed("swarm", t)
+        changes = self.run_swarm(now)
+        return now, self._timed("swarm", t), changes
 
     def _after_physics(self, now: float, t: float) -> TickTimes:
         t = self._timed("physics", t)
@@ -247,11 +312,14 @@ class Pipeline:
         self.run_broadcast(tick)
         self._timed("broadcast", t)
         self._finish()
+        self._after_step()
         return self.last_times
 
     async def tick(self) -> TickTimes:
         """One whole tick; physics runs in a worker thread for large graphs."""
-        now, t = self._before_physics()
+        now, t, changes = self._before_physics()
+        if self._check_rest(changes):
+            return self._rest_tick(now, t, changes)
         if self.engine.n >= self.physics_thread_threshold:
             await asyncio.get_running_loop().run_in_executor(None, self.run_physics)
         else:
@@ -260,7 +328,9 @@ class Pipeline:
 
     def tick_sync(self) -> TickTimes:
         """One whole tick in the calling thread (benchmarks and tests)."""
-        now, t = self._before_physics()
+        now, t, changes = self._before_physics()
+        if self._check_rest(changes):
+            return self._rest_tick(now, t, changes)
         self.run_physics()
         return self._after_physics(now, t)
 
@@ -295,9 +365,15 @@ class Pipeline:
             self._slowest = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Tick at ``tick_hz`` until ``stop`` is set."""
+        """Tick at ``tick_hz`` until ``stop`` is set; at rest, poll the source at ``rest_poll_hz``."""
+        self._wake_event = asyncio.Event()
         deadline = self._clock()
         while not stop.is_set():
+            if self.resting:
+                await self._sleep_at_rest(stop)
+                if stop.is_set():
+                    break
+                deadline = self._clock()
             try:
                 await self.tick()
             except Exception:
@@ -314,6 +390,15 @@ class Pipeline:
                 deadline = now
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=deadline - now)
+
+    async def _sleep_at_rest(self, stop: asyncio.Event) -> None:
+        """Sleep one rest-poll period, or less if woken or stopped."""
+        assert self._wake_event is not None
+        self._wake_event.clear()
+        waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake_event.wait())}
+        _, pending = await asyncio.wait(waiters, timeout=self.rest_poll_period, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in pending:
+            waiter.cancel()
 
     def _overrun(self, late: float) -> None:
         self.overruns += 1

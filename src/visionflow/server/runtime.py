@@ -38,10 +38,15 @@ class PhysicsChoice:
 
 
 def _cuda_device_present() -> bool:
+    """A real CUDA device (numba-cuda's CPU simulator does not count: it is for tests, and slow)."""
     try:
-        from numba import cuda
+        from numba import config
 
-        return bool(cuda.is_available())  # type: ignore[no-untyped-call]
+        if getattr(config, "ENABLE_CUDASIM", 0):
+            return False
+        from visionflow.physics.gpu import cuda_available
+
+        return cuda_available()
     except Exception:  # no driver, no toolkit, or the module is missing: all mean "no GPU"
         return False
 
@@ -49,16 +54,17 @@ def _cuda_device_present() -> bool:
 def resolve_physics(requested: str) -> PhysicsChoice:
     """Map the ``--physics`` choice to a backend that can run here.
 
-    ``cuda`` without a usable device falls back to the CPU with a reason instead of failing.
+    ``auto`` takes CUDA when a device is present, else the CPU; ``cuda`` without a usable
+    device falls back to the CPU with a reason instead of failing.
     """
     if requested == "reference":
         return PhysicsChoice(requested, Backend.REFERENCE)
     if requested == "cpu":
         return PhysicsChoice(requested, Backend.CPU)
-    has_gpu = _cuda_device_present()
+    if _cuda_device_present():
+        return PhysicsChoice(requested, Backend.CUDA)
     if requested == "cuda":
-        reason = "CUDA kernels are not built into this engine" if has_gpu else "no CUDA device is available"
-        return PhysicsChoice(requested, Backend.CPU, reason)
+        return PhysicsChoice(requested, Backend.CPU, "no CUDA device is available")
     return PhysicsChoice(requested, Backend.CPU)
 
 
@@ -145,11 +151,25 @@ class Runtime:
     def _warm_up_kernels(self) -> None:
         """Compile the kernels before the first real tick, so it does not overrun by seconds."""
         probe = PhysicsEngine(self.engine.params, backend=self.physics.backend)
-        probe.add_nodes(np.array([1, 2], dtype=np.uint32))
+        probe.add_nodes(np.array([1, 2, 3], dtype=np.uint32))
         probe.set_edges([1], [2], [1.0])
         probe.step()
         probe.parallel_threshold = 0
         probe.step()
+        probe.tree_threshold = 0
+        probe.step()
+        probe.parallel_threshold = 10**9
+        probe.step()
+        probe.params = probe.params.replace(cutoff=10.0)  # the cell list, should a client switch to it
+        probe.step()
+
+    def set_physics_params(self, changes: dict[str, Any]) -> SimParams:
+        """Apply parameter changes at run time; a bad value raises ConfigError and changes nothing."""
+        params = self.engine.params.replace(**changes)
+        self.engine.params = params
+        self.pipeline.wake()
+        log_event(log, "INFO", "physics_params_changed", category="application", **changes)
+        return params
 
     async def stop(self) -> None:
         self._stop.set()
@@ -182,6 +202,8 @@ class Runtime:
             "edges": engine.edge_count,
             "kinetic_energy": round(engine.kinetic_energy, 6),
             "settled": engine.settled,
+            "resting": self.pipeline.resting,
+            "method": engine.method.value,
             "tick_ms": round(self.pipeline.last_times.total * 1000.0, 4),
             "tick_hz": self.settings.tick_hz,
             "overruns": self.pipeline.overruns,

@@ -158,3 +158,44 @@ def test_a_failing_tick_is_counted_and_the_loop_goes_on(metrics: Metrics, caplog
     asyncio.run(go())
     assert calls["n"] > 5
     assert metrics.registry.get_sample_value("visionflow_errors_total", {"component": "pipeline"}) == 1
+
+
+def test_a_settled_layout_rests_and_sends_nothing_until_a_change(metrics: Metrics) -> None:
+    from visionflow.server.pipeline import MIN_AWAKE_STEPS
+
+    pipeline, hub, clock = make(metrics, agents=12)
+    pipeline.source.rates.update(message=0.0, status=0.0, metrics=0.0, task=0.0, churn=0.0)  # type: ignore[attr-defined]
+    pipeline.engine.params = pipeline.engine.params.replace(rest_energy=0.05)
+    for _ in range(3000):
+        clock.t += 1 / 60
+        pipeline.tick_sync()
+        if pipeline.resting:
+            break
+    assert pipeline.resting, pipeline.engine.kinetic_energy / pipeline.engine.n
+    steps, sent = pipeline.engine.steps, len(hub.ticks)
+    before = pipeline.engine.positions.copy()
+    for _ in range(100):
+        clock.t += 1 / 60
+        pipeline.tick_sync()
+    assert pipeline.engine.steps == steps  # no physics at rest
+    assert len(hub.ticks) == sent  # and nothing sent
+    np.testing.assert_array_equal(pipeline.engine.positions, before)
+    pipeline.wake()
+    clock.t += 1 / 60
+    pipeline.tick_sync()
+    assert not pipeline.resting
+    assert pipeline.engine.steps == steps + 1
+    for _ in range(MIN_AWAKE_STEPS - 2):
+        pipeline.tick_sync()
+    assert not pipeline.resting  # a woken layout gets time to respond
+
+
+def test_a_new_agent_wakes_a_resting_layout(metrics: Metrics) -> None:
+    pipeline, _, clock = make(metrics, agents=10)
+    pipeline.resting = True
+    steps = pipeline.engine.steps
+    pipeline.source._spawn_worker(pipeline.state, clock())  # type: ignore[attr-defined]
+    clock.t += 1 / 60
+    pipeline.tick_sync()
+    assert not pipeline.resting
+    assert pipeline.engine.steps == steps + 1

@@ -1,0 +1,95 @@
+"""``GET/PATCH /api/physics/params`` and how ``--physics`` resolves."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from visionflow.observability.metrics import Metrics
+from visionflow.physics import Backend
+from visionflow.server import runtime as runtime_module
+from visionflow.server.app import create_app
+from visionflow.server.runtime import Runtime, resolve_physics
+from visionflow.server.settings import Settings
+
+
+@pytest.fixture
+def runtime(metrics: Metrics) -> Iterator[Runtime]:
+    rt = Runtime(Settings(agents=20, seed=2, physics="cpu"), metrics=metrics)
+    asyncio.run(rt.source.start(rt.state, time.time()))
+    rt.pipeline.tick_sync()
+    yield rt
+
+
+def call(rt: Runtime, method: str, path: str, body: Any = None) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app(rt))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.request(method, path, json=body)
+
+    return asyncio.run(go())
+
+
+def test_get_params_lists_every_parameter_and_the_backend(runtime: Runtime) -> None:
+    body = call(runtime, "GET", "/api/physics/params").json()
+    assert body["params"] == runtime.engine.params.as_dict()
+    assert body["backend"] == "cpu"
+    assert body["method"] in ("exact", "barnes-hut", "cell-list")
+
+
+def test_patch_changes_params_and_wakes_a_resting_layout(runtime: Runtime) -> None:
+    runtime.pipeline.resting = True
+    response = call(runtime, "PATCH", "/api/physics/params", {"theta": 0.5, "gravity": 0.2})
+    assert response.status_code == 200, response.text
+    assert response.json()["params"]["theta"] == 0.5
+    assert runtime.engine.params.gravity == 0.2
+    runtime.pipeline.tick_sync()
+    assert not runtime.pipeline.resting
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"damping": 3.0}, "damping"),
+        ({"wobble": 1}, "wobble"),
+        ({"theta": "x"}, "theta"),
+        ([1, 2], "body"),
+        ({}, "body"),
+        ({"warmup_steps": 2.5}, "warmup_steps"),
+    ],
+)
+def test_bad_patch_is_a_422_naming_the_field_and_changes_nothing(runtime: Runtime, body: Any, field: str) -> None:
+    before = runtime.engine.params
+    response = call(runtime, "PATCH", "/api/physics/params", body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == field
+    assert runtime.engine.params is before
+
+
+def test_auto_takes_cuda_when_a_device_is_present(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime_module, "_cuda_device_present", lambda: True)
+    assert resolve_physics("auto").backend is Backend.CUDA
+    assert resolve_physics("cuda").backend is Backend.CUDA
+    monkeypatch.setattr(runtime_module, "_cuda_device_present", lambda: False)
+    assert resolve_physics("auto") == runtime_module.PhysicsChoice("auto", Backend.CPU)
+    assert resolve_physics("cuda").fallback_reason == "no CUDA device is available"
+
+
+def test_the_cuda_simulator_does_not_count_as_a_device() -> None:
+    from numba import config
+
+    if not getattr(config, "ENABLE_CUDASIM", 0):
+        pytest.skip("NUMBA_ENABLE_CUDASIM is off in this run")
+    assert resolve_physics("auto").backend is Backend.CPU
+
+
+def test_health_names_the_backend_method_and_rest(runtime: Runtime) -> None:
+    physics = runtime.health()["components"]["physics"]
+    assert physics["backend"] == "cpu"
+    assert physics["method"] == runtime.engine.method.value
+    assert physics["resting"] is False
