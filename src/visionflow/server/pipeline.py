@@ -159,7 +159,9 @@ class Pipeline:
 
     # ------------------------------------------------------------------ stages
     def run_source(self, now: float) -> None:
-        dt = self.period if self._last_wall is None else min(1.0, max(0.0, now - self._last_wall))
+        # At most a few ticks' worth of swarm time per tick: after a slow tick the simulator must
+        # not make the next one slower still by generating a second's worth of events at once.
+        dt = self.period if self._last_wall is None else min(4 * self.period, max(0.0, now - self._last_wall))
         self._last_wall = now
         self.source.tick(self.state, now, dt)
 
@@ -203,6 +205,10 @@ class Pipeline:
             engine.set_edge_weights(self.last_intensities)
         self._pending.merge(changes)
         return changes
+
+    def forget_pending_changes(self) -> None:
+        """Drop agent news not yet sent (after the initial load: new clients get a snapshot)."""
+        self._pending = _PendingMetadata()
 
     def run_physics(self) -> None:
         result = self.engine.step()
@@ -456,7 +462,10 @@ class Pipeline:
             else:
                 item["position"] = item["velocity"] = None
             out.append(item)
-        edges = [link.to_dict() for link in self.state.links.links(now)]
+        links = self.state.links
+        whole = offset == 0 and len(page) == total
+        chosen = links.links(now) if whole else links.links_touching(ids, now)
+        edges = [link.to_dict() for link in chosen]
         return {
             "tick": self.seq,
             "timestamp": now,
@@ -464,5 +473,5 @@ class Pipeline:
             "offset": offset,
             "agents": out,
             "edges": edges,
-            "total_edges": len(edges),
+            "total_edges": len(links),
         }

@@ -142,6 +142,7 @@ class Runtime:
                       reason=self.physics.fallback_reason)  # fmt: skip
         await self.source.start(self.state, time.time())
         self.pipeline.run_swarm(time.time())
+        self.pipeline.forget_pending_changes()
         self._warm_up_kernels()
         await self.hub.start()
         self._loop_task = asyncio.create_task(self.pipeline.run(self._stop), name="visionflow-pipeline")

@@ -60,6 +60,7 @@ class SimulatedSource:
         task_rate: float = 0.03,
         churn_rate: float = 0.002,
         terminate_after_s: float = 2.0,
+        activity_cap: int = 5_000,
     ) -> None:
         if not 1 <= agents <= MAX_AGENTS:
             raise ValueError(f"agents must be between 1 and {MAX_AGENTS}, got {agents}")
@@ -73,6 +74,9 @@ class SimulatedSource:
             "churn": churn_rate,
         }
         self.terminate_after_s = terminate_after_s
+        self.activity_cap = activity_cap
+        """Event rates grow with the swarm up to this many agents, then stay flat: a 100k-agent
+        swarm does not message 100k times a second, and the stream would spend its budget on JSON."""
         self._rng = np.random.default_rng(seed)  # event counts per tick
         self._random = random.Random(seed)  # per-event draws: ~20x cheaper than NumPy scalars
         self._ids: list[str] = []
@@ -157,7 +161,8 @@ class SimulatedSource:
 
     # ------------------------------------------------------------------ tick
     def _count(self, rate: float, dt: float) -> int:
-        return int(self._rng.poisson(rate * len(self._ids) * dt)) if self._ids else 0
+        active = min(len(self._ids), self.activity_cap)
+        return int(self._rng.poisson(rate * active * dt)) if active else 0
 
     def tick(self, state: SwarmState, now: float, dt: float) -> None:
         self._last_tick = now

@@ -202,5 +202,11 @@ class LinkTable:
     def links(self, now: float) -> list[Link]:
         return [self._link(row, now) for row in range(self._n)]
 
+    def links_touching(self, node_ids: npt.NDArray[np.uint32], now: float) -> list[Link]:
+        """Links with at least one end among ``node_ids`` (one vectorised pass over the table)."""
+        n = self._n
+        touching = np.isin(self._src_node[:n], node_ids) | np.isin(self._dst_node[:n], node_ids)
+        return [self._link(int(row), now) for row in np.flatnonzero(touching)]
+
     def keys_of(self, agent_id: str) -> set[LinkKey]:
         return set(self._by_agent.get(agent_id, ()))

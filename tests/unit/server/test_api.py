@@ -49,6 +49,20 @@ def test_bots_data_pages(runtime: Runtime) -> None:
     assert len(body["agents"]) == 5 and body["offset"] == 25
 
 
+def test_a_page_carries_only_the_edges_of_its_agents(runtime: Runtime) -> None:
+    ids = sorted(runtime.state.agents)
+    for a, b in zip(ids, ids[5:] + ids[:5], strict=True):
+        runtime.state.record_message(a, b, time.time())
+    runtime.pipeline.tick_sync()
+    whole = get(runtime, "/api/bots/data").json()
+    assert whole["total_edges"] == len(whole["edges"]) > 0
+    page = get(runtime, "/api/bots/data?offset=0&limit=3").json()
+    ids = {a["id"] for a in page["agents"]}
+    expected = [e for e in whole["edges"] if e["source"] in ids or e["target"] in ids]
+    assert {(e["source"], e["target"]) for e in page["edges"]} == {(e["source"], e["target"]) for e in expected}
+    assert page["total_edges"] == whole["total_edges"]
+
+
 @pytest.mark.parametrize("query", ["offset=-1", "limit=0", "limit=abc"])
 def test_bad_query_is_a_422_naming_the_field(runtime: Runtime, query: str) -> None:
     response = get(runtime, f"/api/bots/data?{query}")
