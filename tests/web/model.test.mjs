@@ -58,3 +58,16 @@ test('metrics are summed over series and comments are skipped', () => {
   assert.equal(m.get('visionflow_websocket_latency_ms_sum'), 12.5);
   assert.equal(m.has('absent'), false);
 });
+
+test('inferred links are kept apart from observed ones', () => {
+  const store = new NodeStore();
+  const model = new SwarmModel(store, () => 1000);
+  const observed = link('a', 'b', A, B, 999);
+  const guessed = { ...link('a', 'c', A, C, 999), inferred: true };
+  model.applyAgents({ type: 'agents', full: true, seq: 1, agents: [agent(A, 'a'), agent(B, 'b'), agent(C, 'c')],
+    links: [observed, guessed], link_decay_s: 20 }, 0);
+  assert.equal(model.links.get(linkKey('a', 'b')).inferred, false);
+  assert.equal(model.links.get(linkKey('a', 'c')).inferred, true);
+  model.applyAgents({ type: 'agents', full: false, removed: [], agents: [], links: [{ ...guessed, inferred: false }], links_removed: [] }, 5);
+  assert.equal(model.links.get(linkKey('a', 'c')).inferred, false, 'a message seen later makes it observed');
+});

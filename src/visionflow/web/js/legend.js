@@ -1,6 +1,6 @@
 /** The legend: what each colour, shape, ring colour and link brightness means. */
 
-import { HEALTH_BANDS, STATUS_COLORS, TYPE_SHAPES } from './palette.js';
+import { HEALTH_BANDS, INFERRED_LINK_COLOR, LINK_COLOR, STATUS_COLORS, TYPE_SHAPES } from './palette.js';
 
 /** @param {number} hex */
 const css = (hex) => `#${hex.toString(16).padStart(6, '0')}`;
@@ -29,7 +29,11 @@ export function renderLegend(root) {
   section('Status (colour)', Object.entries(STATUS_COLORS).map(([status, color]) => ['●', css(color), status]));
   section('Type (shape)', Object.entries(TYPE_SHAPES).map(([type, look]) => [look.glyph, '#d8e2f0', type]));
   section('Health (ring)', HEALTH_BANDS.map((band) => ['◯', css(band.color), band.label]));
-  section('Links', [['━', '#5fd7ff', 'brightness = message intensity'], ['•', '#ffffff', 'pulse = fresh message']], true);
+  section('Links', [
+    ['━', css(LINK_COLOR), 'brightness = message intensity'],
+    ['━', css(INFERRED_LINK_COLOR), 'inferred (no messages seen)'],
+    ['•', '#ffffff', 'pulse = fresh message'],
+  ], true);
   const note = doc.createElement('p');
   note.className = 'note';
   note.textContent = 'Size grows with workload and token rate.';

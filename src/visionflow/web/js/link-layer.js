@@ -8,11 +8,12 @@
  */
 
 import * as THREE from 'three';
-import { LINK_COLOR, PULSE_COLOR } from './palette.js';
+import { INFERRED_LINK_COLOR, LINK_COLOR, PULSE_COLOR } from './palette.js';
 
 const PULSE_MS = 900;
 const MIN_BRIGHTNESS = 0.05; // a link about to be pruned is a faint trace; busy links glow
 const _link = new THREE.Color(LINK_COLOR);
+const _inferred = new THREE.Color(INFERRED_LINK_COLOR);
 const _pulse = new THREE.Color(PULSE_COLOR);
 
 export class LinkLayer {
@@ -127,9 +128,10 @@ export class LinkLayer {
       const brightness = MIN_BRIGHTNESS + (1 - MIN_BRIGHTNESS) * Math.min(1, intensity);
       const v = k * 6;
       lp[v] = ax; lp[v + 1] = ay; lp[v + 2] = az; lp[v + 3] = bx; lp[v + 4] = by; lp[v + 5] = bz;
-      const r = _link.r * brightness + _pulse.r * flash * 0.8;
-      const g = _link.g * brightness + _pulse.g * flash * 0.8;
-      const bl = _link.b * brightness + _pulse.b * flash * 0.8;
+      const base = state.inferred ? _inferred : _link;
+      const r = base.r * brightness + _pulse.r * flash * 0.8;
+      const g = base.g * brightness + _pulse.g * flash * 0.8;
+      const bl = base.b * brightness + _pulse.b * flash * 0.8;
       lc[v] = r; lc[v + 1] = g; lc[v + 2] = bl; lc[v + 3] = r; lc[v + 4] = g; lc[v + 5] = bl;
       k++;
       if (flash > 0) {

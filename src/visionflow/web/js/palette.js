@@ -50,6 +50,8 @@ export function healthColor(health) {
 }
 
 export const LINK_COLOR = 0x5fd7ff;
+/** Links the orchestrator did not show, inferred from agent types: a dim amber, never cyan. */
+export const INFERRED_LINK_COLOR = 0xb08a3c;
 export const PULSE_COLOR = 0xffffff;
 
 /**

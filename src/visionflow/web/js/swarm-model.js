@@ -29,6 +29,7 @@
  * @property {number} receivedAt       server-clock seconds when it was sent (estimated)
  * @property {number} lastMessageAt    server-clock seconds of the link's latest message
  * @property {number} messageCount
+ * @property {boolean} inferred        guessed from agent types, not seen in the orchestrator's data
  * @property {number} pulseAt          page-clock ms of the latest message seen fresh, or -Infinity
  */
 
@@ -102,6 +103,7 @@ export class SwarmModel {
     state.receivedAt = sentAt;
     state.lastMessageAt = link.last_message_at;
     state.messageCount = link.message_count;
+    state.inferred = link.inferred === true;
     if (fresh) state.pulseAt = nowMs;
     if (!known) this.links.set(key, state);
   }
