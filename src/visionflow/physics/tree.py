@@ -17,8 +17,8 @@ from visionflow.types import Vec3Array
 
 __all__ = ["BarnesHutTree"]
 
-LEAF_SIZE = 16
-"""Nodes per leaf: small enough to prune well, large enough for the leaf loop to vectorise."""
+LEAF_SIZE = 32
+"""Nodes per leaf: 32 halves the walks of 16 (the walk, not the sums, was the cost) and is more accurate."""
 
 
 class BarnesHutTree:
