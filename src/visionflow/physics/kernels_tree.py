@@ -5,7 +5,7 @@ Pure functions over arrays, like ``kernels_cpu``. One step of the tree method is
 1. ``morton_codes``: 63-bit codes (21 bits per axis) of every node inside the bounding cube.
 2. ``sort_order``: sort the node order by code. The order of the last step is reused: nodes
    move little between frames, so an insertion sort over it finishes in about one pass; if it
-   needs too many moves (membership changed, or a shake-up) it gives up and a full sort runs.
+   needs too many moves (a shake-up) it gives up and a merge sort finishes from that order.
 3. ``build_tree``: cells in depth-first pre-order over the sorted codes. Single-child chains
    are collapsed (a cell is made only where points split), so there are at most 2n cells;
    a cell's first child is the next cell and ``skip`` jumps over its subtree, so traversal
@@ -95,8 +95,8 @@ def morton_codes(pos: F32, n: int, codes: U64) -> tuple[float, float, float, flo
 def sort_order(order: I32, codes: U64, n: int, keys: U64, max_moves: int) -> bool:
     """Insertion-sort ``order[:n]`` (a permutation of 0..n-1) by ``codes``; ``keys`` is scratch.
 
-    Returns False, leaving ``order`` unusable, when it would take more than ``max_moves``
-    element moves; the caller then sorts from scratch.
+    Returns False, leaving ``order`` a partly sorted permutation, when it would take more than
+    ``max_moves`` element moves; the caller then sorts the rest another way.
     """
     for k in range(n):
         keys[k] = codes[order[k]]

@@ -71,8 +71,13 @@ class BarnesHutTree:
         self._reserve(n)
         _, _, _, side = kt.morton_codes(pos, n, self._codes)
         order = self._order
-        if self._n != n or not kt.sort_order(order, self._codes, n, self._keys, 8 * n + 64):
+        if self._n != n:
             order[:n] = np.argsort(self._codes[:n], kind="stable").astype(np.int32)
+            self.resorts += 1
+        elif not kt.sort_order(order, self._codes, n, self._keys, 2 * n + 64):
+            # Too many moves for insertion: sort the codes in the last order (still a permutation),
+            # which is nearly sorted, so the stable merge sort finds long runs (4x faster at 100k).
+            order[:n] = order[np.argsort(self._codes[order[:n]], kind="stable")]
             self.resorts += 1
         self._n = n
         xs, ys, zs = self._sorted[0], self._sorted[1], self._sorted[2]

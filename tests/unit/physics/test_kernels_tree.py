@@ -83,6 +83,19 @@ def test_order_is_reused_while_nodes_move_a_little() -> None:
     assert tree.resorts == 2
 
 
+def test_a_shake_up_is_sorted_from_the_last_order() -> None:
+    rng = np.random.default_rng(5)
+    pos = rng.normal(scale=20, size=(5000, 3)).astype(np.float32)
+    tree = BarnesHutTree()
+    tree.build(pos, len(pos))
+    pos = rng.normal(scale=20, size=pos.shape).astype(np.float32)  # every node moves far
+    tree.build(pos, len(pos))
+    assert tree.resorts == 2
+    assert (np.sort(tree.order) == np.arange(len(pos))).all()
+    codes = tree._codes[tree.order]
+    assert (np.diff(codes.astype(np.float64)) >= 0).all()
+
+
 def test_insertion_sort_gives_up_on_a_shuffled_order() -> None:
     codes = np.arange(1000, dtype=np.uint64)[::-1].copy()
     order = np.arange(1000, dtype=np.int32)
