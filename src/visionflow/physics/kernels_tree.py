@@ -226,12 +226,14 @@ def _cell_masses(cells: int, start: I32, end: I32, skip: I32, prefix: F64) -> tu
 def _walk_leaves(
     first: int, last: int, leaves: I32, com: F32, xs: F32, ys: F32, zs: F32, order: I32, cells: int,
     start: I32, end: I32, skip: I32, half: F32, theta: float, repulsion: float, softening: float, force: F32,
-    ax: F32, ay: F32, az: F32, am: F32, bx: F32, by: F32, bz: F32, bslot: I32,
+    ax: F32, ay: F32, az: F32, am: F32, bx: F32, by: F32, bz: F32, bm: F32, bslot: I32,
 ) -> int:  # fmt: skip
     """Repulsion on the nodes of ``leaves[first:last]``, one tree walk per leaf.
 
     ``ax``..``bslot`` are the interaction-list buffers; returns the first leaf whose list
-    did not fit them (``last`` when all fit), so the caller can grow them and go on.
+    did not fit them (``last`` when all fit), so the caller can grow them and go on. ``am``
+    and ``bm`` hold repulsion times mass, so padding entries of strength 0 round both lists
+    up to a multiple of 8 and the sums need no scalar tail loop.
 
     All nodes of a leaf share one walk: a cell is accepted when it is far enough from the
     leaf's bounding box (so it is far enough from each of its nodes), and the walk yields an
@@ -273,12 +275,12 @@ def _walk_leaves(
                 gy = max(y0 - cy, np.float32(0.0), cy - y1)
                 gz = max(z0 - cz, np.float32(0.0), cz - z1)
                 if np.float32(4.0) * half[c] * half[c] < theta2 * (gx * gx + gy * gy + gz * gz):
-                    if na == capacity:
+                    if na + 8 > capacity:
                         return li
                     ax[na] = cx
                     ay[na] = cy
                     az[na] = cz
-                    am[na] = com[3, c]
+                    am[na] = repulsion * com[3, c]
                     na += 1
                     c = skip[c]
                     continue
@@ -286,17 +288,25 @@ def _walk_leaves(
                     c += 1
                     continue
             # A leaf that must be summed node by node.
-            if nd + (e - s) > dcap:
+            if nd + (e - s) + 8 > dcap:
                 return li
             for j in range(s, e):
                 bx[nd] = xs[j]
                 by[nd] = ys[j]
                 bz[nd] = zs[j]
+                bm[nd] = repulsion
                 bslot[nd] = order[j]
                 nd += 1
             c = skip[c]
+        while na % 8:
+            ax[na] = ay[na] = az[na] = am[na] = np.float32(0.0)
+            na += 1
+        while nd % 8:
+            bx[nd] = by[nd] = bz[nd] = bm[nd] = np.float32(0.0)
+            bslot[nd] = -1
+            nd += 1
         for k in range(ls, le):
-            fx, fy, fz = _list_force(xs[k], ys[k], zs[k], order[k], ax, ay, az, am, na, bx, by, bz, bslot, nd,
+            fx, fy, fz = _list_force(xs[k], ys[k], zs[k], order[k], ax, ay, az, am, na, bx, by, bz, bm, bslot, nd,
                                      repulsion, softening)  # fmt: skip
             slot = order[k]
             force[slot, 0] = fx
@@ -320,9 +330,10 @@ def _walk_all(
         bx = np.empty(size, np.float32)
         by = np.empty(size, np.float32)
         bz = np.empty(size, np.float32)
+        bm = np.empty(size, np.float32)
         bslot = np.empty(size, np.int32)
         first = _walk_leaves(first, last, leaves, com, xs, ys, zs, order, cells, start, end, skip, half, theta,
-                             repulsion, softening, force, ax, ay, az, am, bx, by, bz, bslot)  # fmt: skip
+                             repulsion, softening, force, ax, ay, az, am, bx, by, bz, bm, bslot)  # fmt: skip
         size *= 2
 
 
@@ -356,7 +367,7 @@ def tree_repulsion_serial(
 @_jit(fastmath=True, nogil=True, cache=True, inline="always")
 def _list_force(
     xi: float, yi: float, zi: float, slot: int, ax: F32, ay: F32, az: F32, am: F32, na: int,
-    bx: F32, by: F32, bz: F32, bslot: I32, nd: int, repulsion: float, softening: float,
+    bx: F32, by: F32, bz: F32, bm: F32, bslot: I32, nd: int, repulsion: float, softening: float,
 ) -> tuple[np.float32, np.float32, np.float32]:  # fmt: skip
     """Force on one node from an interaction list: accepted cells, then single nodes."""
     fx = np.float32(0.0)
@@ -369,7 +380,7 @@ def _list_force(
         # x ** -0.5 becomes a reciprocal-square-root estimate and one Newton step; x ** -1.5
         # takes a square root and a division, which share one slow unit.
         r = (dx * dx + dy * dy + dz * dz + softening) ** np.float32(-0.5)
-        inv = repulsion * am[a] * (r * r * r)
+        inv = am[a] * (r * r * r)
         fx += dx * inv
         fy += dy * inv
         fz += dz * inv
@@ -380,7 +391,7 @@ def _list_force(
         dz = zi - bz[b]
         d2 = dx * dx + dy * dy + dz * dz
         r = (d2 + softening) ** np.float32(-0.5)
-        inv = repulsion * (r * r * r)
+        inv = bm[b] * (r * r * r)
         fx += dx * inv
         fy += dy * inv
         fz += dz * inv
@@ -389,7 +400,7 @@ def _list_force(
         # Coincident nodes (identical codes, so always in one leaf): the all-pairs kernel's rule.
         for b in range(nd):
             other = bslot[b]
-            if other != slot and (xi - bx[b]) ** 2 + (yi - by[b]) ** 2 + (zi - bz[b]) ** 2 < 1e-10:
+            if other >= 0 and other != slot and (xi - bx[b]) ** 2 + (yi - by[b]) ** 2 + (zi - bz[b]) ** 2 < 1e-10:
                 sign = np.float32(1.0) if slot > other else np.float32(-1.0)
                 dx = sign * np.float32(0.01)
                 dy = sign * np.float32(0.007)
