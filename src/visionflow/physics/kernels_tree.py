@@ -10,13 +10,14 @@ Pure functions over arrays, like ``kernels_cpu``. One step of the tree method is
    are collapsed (a cell is made only where points split), so there are at most 2n cells;
    a cell's first child is the next cell and ``skip`` jumps over its subtree, so traversal
    needs no stack. Centres of mass come from float64 prefix sums of the sorted positions.
-4. ``tree_repulsion``: one walk per leaf; a cell far enough away (its side under ``theta``
-   times the distance from its centre of mass to the leaf's box) acts as one body of its
-   node count, otherwise it opens; opened leaves are summed node by node, with the same
+4. ``tree_repulsion``: one walk per group (a largest cell of at most ``group_size`` nodes,
+   several leaves); a cell far enough away (its side under ``theta`` times the distance from
+   its centre of mass to the group's box) acts as one body of its node count, otherwise it
+   opens; opened leaves and the group itself are summed node by node, with the same
    branch-free loop and the same coincident-node rule as the all-pairs kernel. With
    ``theta = 0`` no cell is ever accepted and the result is the exact all-pairs sum.
 
-Leaves are spread over threads in Morton order; each thread writes only its nodes' rows.
+Groups are spread over threads in Morton order; each thread writes only its nodes' rows.
 """
 
 from __future__ import annotations
@@ -203,11 +204,23 @@ def build_tree(
 
 
 @_jit(nogil=True, cache=True)
-def _cell_masses(cells: int, start: I32, end: I32, skip: I32, prefix: F64) -> tuple[F32, I32]:
-    """Centre of mass and node count of every cell (4 x cells), and the leaves in Morton order."""
+def _cell_masses(cells: int, start: I32, end: I32, skip: I32, prefix: F64, group_size: int) -> tuple[F32, I32]:
+    """Centre of mass and node count of every cell (4 x cells), and the groups in Morton order.
+
+    A group is a largest cell of at most ``group_size`` nodes (or a leaf, which may hold more
+    when nodes coincide); groups cover every node once, and each gets one walk.
+    """
     com = np.empty((4, cells), np.float32)
-    leaves = np.empty(cells, np.int32)
+    groups = np.empty(cells, np.int32)
     count = 0
+    c = 0
+    while c < cells:
+        if end[c] - start[c] <= group_size or skip[c] == c + 1:
+            groups[count] = c
+            count += 1
+            c = skip[c]
+        else:
+            c += 1
     for c in range(cells):
         s = start[c]
         e = end[c]
@@ -216,10 +229,7 @@ def _cell_masses(cells: int, start: I32, end: I32, skip: I32, prefix: F64) -> tu
         com[1, c] = (prefix[1, e] - prefix[1, s]) / m
         com[2, c] = (prefix[2, e] - prefix[2, s]) / m
         com[3, c] = m
-        if skip[c] == c + 1:
-            leaves[count] = c
-            count += 1
-    return com, leaves[:count]
+    return com, groups[:count]
 
 
 @_jit(fastmath=True, nogil=True, cache=True)
@@ -228,7 +238,7 @@ def _walk_leaves(
     start: I32, end: I32, skip: I32, half: F32, theta: float, repulsion: float, softening: float, force: F32,
     ax: F32, ay: F32, az: F32, am: F32, bx: F32, by: F32, bz: F32, bm: F32, bslot: I32,
 ) -> int:  # fmt: skip
-    """Repulsion on the nodes of ``leaves[first:last]``, one tree walk per leaf.
+    """Repulsion on the nodes of ``leaves[first:last]`` (groups: a leaf, or a cell of a few leaves), one walk each.
 
     ``ax``..``bslot`` are the interaction-list buffers; returns the first leaf whose list
     did not fit them (``last`` when all fit), so the caller can grow them and go on. ``am``
@@ -339,10 +349,10 @@ def _walk_all(
 
 def _tree_repulsion(
     xs: F32, ys: F32, zs: F32, order: I32, n: int, cells: int, start: I32, end: I32, skip: I32, half: F32,
-    prefix: F64, theta: float, repulsion: float, softening: float, force: F32,
+    prefix: F64, group_size: int, theta: float, repulsion: float, softening: float, force: F32,
 ) -> None:  # fmt: skip
     """Repulsion on every node into ``force[slot]`` (overwritten); leaves are spread over threads."""
-    com, leaves = _cell_masses(cells, start, end, skip, prefix)
+    com, leaves = _cell_masses(cells, start, end, skip, prefix, group_size)
     count = len(leaves)
     chunks = min(count, 64)
     for chunk in prange(chunks):
@@ -356,10 +366,10 @@ tree_repulsion = _jit(fastmath=True, nogil=True, parallel=True, cache=True)(_tre
 @_jit(fastmath=True, nogil=True, cache=True)
 def tree_repulsion_serial(
     xs: F32, ys: F32, zs: F32, order: I32, n: int, cells: int, start: I32, end: I32, skip: I32, half: F32,
-    prefix: F64, theta: float, repulsion: float, softening: float, force: F32,
+    prefix: F64, group_size: int, theta: float, repulsion: float, softening: float, force: F32,
 ) -> None:  # fmt: skip
     """``tree_repulsion`` in the calling thread: for small graphs, where waking threads costs more."""
-    com, leaves = _cell_masses(cells, start, end, skip, prefix)
+    com, leaves = _cell_masses(cells, start, end, skip, prefix, group_size)
     _walk_all(0, len(leaves), leaves, com, xs, ys, zs, order, cells, start, end, skip, half, theta, repulsion,
               softening, force)  # fmt: skip
 

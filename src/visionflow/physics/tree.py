@@ -17,15 +17,20 @@ from visionflow.types import Vec3Array
 
 __all__ = ["BarnesHutTree"]
 
-LEAF_SIZE = 32
-"""Nodes per leaf: 32 halves the walks of 16 (the walk, not the sums, was the cost) and is more accurate."""
+LEAF_SIZE = 8
+"""Nodes per leaf: small, so that a near leaf that must be opened adds few single nodes to a list."""
+GROUP_SIZE = 64
+"""Nodes per walk at most: the nodes of a group share one walk and one interaction list. Leaves of 8
+in groups of 64 walk a quarter as often as leaves of 16 did, with shorter lists near the group
+(measured: ``visionflow bench physics``, a quarter less time per step at 10k and 100k nodes)."""
 
 
 class BarnesHutTree:
     """Builds the octree over a position array and computes Barnes-Hut repulsion from it."""
 
-    def __init__(self, leaf_size: int = LEAF_SIZE) -> None:
+    def __init__(self, leaf_size: int = LEAF_SIZE, group_size: int = GROUP_SIZE) -> None:
         self.leaf_size = leaf_size
+        self.group_size = group_size
         self.cells = 0
         self.resorts = 0
         """Full sorts so far (the rest reused the previous order)."""
@@ -106,7 +111,7 @@ class BarnesHutTree:
         walk: Callable[..., None] = kt.tree_repulsion if parallel else kt.tree_repulsion_serial
         walk(
             self._sorted[0], self._sorted[1], self._sorted[2], self._order, n, self.cells,
-            self._start, self._end, self._skip, self._half, self._prefix,
+            self._start, self._end, self._skip, self._half, self._prefix, self.group_size,
             np.float32(theta), np.float32(repulsion), np.float32(softening), force,
         )  # fmt: skip
 
