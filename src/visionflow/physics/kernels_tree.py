@@ -204,13 +204,20 @@ def build_tree(
 
 
 @_jit(nogil=True, cache=True)
-def _cell_masses(cells: int, start: I32, end: I32, skip: I32, prefix: F64, group_size: int) -> tuple[F32, I32]:
-    """Centre of mass and node count of every cell (4 x cells), and the groups in Morton order.
+def _cell_masses(
+    cells: int, start: I32, end: I32, skip: I32, half: F32, prefix: F64, group_size: int
+) -> tuple[F32, I32, I32]:
+    """What the walk reads of each cell, one row per cell; and the groups in Morton order.
+
+    ``body[c]`` is the centre of mass, the node count and the squared side (x, y, z, m, side^2);
+    ``span[c]`` is start, end and skip. A row per cell keeps a visit to one or two cache lines
+    (the walk visits cells out of cache at 100k nodes).
 
     A group is a largest cell of at most ``group_size`` nodes (or a leaf, which may hold more
     when nodes coincide); groups cover every node once, and each gets one walk.
     """
-    com = np.empty((4, cells), np.float32)
+    body = np.empty((cells, 5), np.float32)
+    span = np.empty((cells, 3), np.int32)
     groups = np.empty(cells, np.int32)
     count = 0
     c = 0
@@ -225,17 +232,21 @@ def _cell_masses(cells: int, start: I32, end: I32, skip: I32, prefix: F64, group
         s = start[c]
         e = end[c]
         m = np.float64(e - s)
-        com[0, c] = (prefix[0, e] - prefix[0, s]) / m
-        com[1, c] = (prefix[1, e] - prefix[1, s]) / m
-        com[2, c] = (prefix[2, e] - prefix[2, s]) / m
-        com[3, c] = m
-    return com, groups[:count]
+        body[c, 0] = (prefix[0, e] - prefix[0, s]) / m
+        body[c, 1] = (prefix[1, e] - prefix[1, s]) / m
+        body[c, 2] = (prefix[2, e] - prefix[2, s]) / m
+        body[c, 3] = m
+        body[c, 4] = np.float32(4.0) * half[c] * half[c]
+        span[c, 0] = s
+        span[c, 1] = e
+        span[c, 2] = skip[c]
+    return body, span, groups[:count]
 
 
 @_jit(fastmath=True, nogil=True, cache=True)
 def _walk_leaves(
-    first: int, last: int, leaves: I32, com: F32, xs: F32, ys: F32, zs: F32, order: I32, cells: int,
-    start: I32, end: I32, skip: I32, half: F32, theta: float, repulsion: float, softening: float, force: F32,
+    first: int, last: int, leaves: I32, body: F32, span: I32, xs: F32, ys: F32, zs: F32, order: I32, cells: int,
+    theta: float, repulsion: float, softening: float, force: F32,
     ax: F32, ay: F32, az: F32, am: F32, bx: F32, by: F32, bz: F32, bm: F32, bslot: I32,
 ) -> int:  # fmt: skip
     """Repulsion on the nodes of ``leaves[first:last]`` (groups: a leaf, or a cell of a few leaves), one walk each.
@@ -255,8 +266,8 @@ def _walk_leaves(
     dcap = len(bx)
     for li in range(first, last):
         leaf = leaves[li]
-        ls = start[leaf]
-        le = end[leaf]
+        ls = span[leaf, 0]
+        le = span[leaf, 1]
         x0 = y0 = z0 = np.float32(np.inf)
         x1 = y1 = z1 = np.float32(-np.inf)
         for k in range(ls, le):
@@ -270,31 +281,31 @@ def _walk_leaves(
         nd = 0
         c = 0
         while c < cells:
-            s = start[c]
-            e = end[c]
+            s = span[c, 0]
+            e = span[c, 1]
             if s <= ls and le <= e:  # an ancestor of the leaf (opens), or the leaf itself (summed)
                 if c != leaf:
                     c += 1
                     continue
             else:
-                cx = com[0, c]
-                cy = com[1, c]
-                cz = com[2, c]
+                cx = body[c, 0]
+                cy = body[c, 1]
+                cz = body[c, 2]
                 # Distance from the centre of mass to the nearest point of the leaf's box.
                 gx = max(x0 - cx, np.float32(0.0), cx - x1)
                 gy = max(y0 - cy, np.float32(0.0), cy - y1)
                 gz = max(z0 - cz, np.float32(0.0), cz - z1)
-                if np.float32(4.0) * half[c] * half[c] < theta2 * (gx * gx + gy * gy + gz * gz):
+                if body[c, 4] < theta2 * (gx * gx + gy * gy + gz * gz):
                     if na + 8 > capacity:
                         return li
                     ax[na] = cx
                     ay[na] = cy
                     az[na] = cz
-                    am[na] = repulsion * com[3, c]
+                    am[na] = repulsion * body[c, 3]
                     na += 1
-                    c = skip[c]
+                    c = span[c, 2]
                     continue
-                if skip[c] != c + 1:
+                if span[c, 2] != c + 1:
                     c += 1
                     continue
             # A leaf that must be summed node by node.
@@ -307,7 +318,7 @@ def _walk_leaves(
                 bm[nd] = repulsion
                 bslot[nd] = order[j]
                 nd += 1
-            c = skip[c]
+            c = span[c, 2]
         while na % 8:
             ax[na] = ay[na] = az[na] = am[na] = np.float32(0.0)
             na += 1
@@ -327,8 +338,8 @@ def _walk_leaves(
 
 @_jit(fastmath=True, nogil=True, cache=True)
 def _walk_all(
-    first: int, last: int, leaves: I32, com: F32, xs: F32, ys: F32, zs: F32, order: I32, cells: int,
-    start: I32, end: I32, skip: I32, half: F32, theta: float, repulsion: float, softening: float, force: F32,
+    first: int, last: int, leaves: I32, body: F32, span: I32, xs: F32, ys: F32, zs: F32, order: I32, cells: int,
+    theta: float, repulsion: float, softening: float, force: F32,
 ) -> None:  # fmt: skip
     """``_walk_leaves`` over ``leaves[first:last]`` with buffers grown until every list fits."""
     size = 2048
@@ -342,8 +353,8 @@ def _walk_all(
         bz = np.empty(size, np.float32)
         bm = np.empty(size, np.float32)
         bslot = np.empty(size, np.int32)
-        first = _walk_leaves(first, last, leaves, com, xs, ys, zs, order, cells, start, end, skip, half, theta,
-                             repulsion, softening, force, ax, ay, az, am, bx, by, bz, bm, bslot)  # fmt: skip
+        first = _walk_leaves(first, last, leaves, body, span, xs, ys, zs, order, cells, theta, repulsion, softening,
+                             force, ax, ay, az, am, bx, by, bz, bm, bslot)  # fmt: skip
         size *= 2
 
 
@@ -352,12 +363,12 @@ def _tree_repulsion(
     prefix: F64, group_size: int, theta: float, repulsion: float, softening: float, force: F32,
 ) -> None:  # fmt: skip
     """Repulsion on every node into ``force[slot]`` (overwritten); leaves are spread over threads."""
-    com, leaves = _cell_masses(cells, start, end, skip, prefix, group_size)
+    body, span, leaves = _cell_masses(cells, start, end, skip, half, prefix, group_size)
     count = len(leaves)
     chunks = min(count, 64)
     for chunk in prange(chunks):
-        _walk_all(chunk * count // chunks, (chunk + 1) * count // chunks, leaves, com, xs, ys, zs, order,
-                  cells, start, end, skip, half, theta, repulsion, softening, force)  # fmt: skip
+        _walk_all(chunk * count // chunks, (chunk + 1) * count // chunks, leaves, body, span, xs, ys, zs, order,
+                  cells, theta, repulsion, softening, force)  # fmt: skip
 
 
 tree_repulsion = _jit(fastmath=True, nogil=True, parallel=True, cache=True)(_tree_repulsion)
@@ -369,9 +380,9 @@ def tree_repulsion_serial(
     prefix: F64, group_size: int, theta: float, repulsion: float, softening: float, force: F32,
 ) -> None:  # fmt: skip
     """``tree_repulsion`` in the calling thread: for small graphs, where waking threads costs more."""
-    com, leaves = _cell_masses(cells, start, end, skip, prefix, group_size)
-    _walk_all(0, len(leaves), leaves, com, xs, ys, zs, order, cells, start, end, skip, half, theta, repulsion,
-              softening, force)  # fmt: skip
+    body, span, leaves = _cell_masses(cells, start, end, skip, half, prefix, group_size)
+    _walk_all(0, len(leaves), leaves, body, span, xs, ys, zs, order, cells, theta, repulsion, softening,
+              force)  # fmt: skip
 
 
 @_jit(fastmath=True, nogil=True, cache=True, inline="always")

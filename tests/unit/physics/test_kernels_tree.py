@@ -122,7 +122,7 @@ def test_groups_cover_every_node_once_and_stay_within_their_size() -> None:
     tree = BarnesHutTree(leaf_size=8, group_size=64)
     tree.build(pos, len(pos))
     start, end, skip = tree._start[: tree.cells], tree._end[: tree.cells], tree._skip[: tree.cells]
-    _, groups = kt._cell_masses(tree.cells, start, end, skip, tree._prefix, tree.group_size)
+    _, _, groups = kt._cell_masses(tree.cells, start, end, skip, tree._half, tree._prefix, tree.group_size)
     covered = np.zeros(len(pos), int)
     for g in groups:
         covered[start[g] : end[g]] += 1
