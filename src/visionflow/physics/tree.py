@@ -2,7 +2,7 @@
 
 The node order of the last step seeds the next sort (nodes move little between frames),
 and every array is reused until the node count outgrows it, so a step allocates nothing
-but the per-cell centres of mass.
+but the per-cell rows the walk reads (centre of mass, mass, side, node range) and the group list.
 """
 
 from __future__ import annotations
