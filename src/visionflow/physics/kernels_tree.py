@@ -5,18 +5,19 @@ Pure functions over arrays, like ``kernels_cpu``. One step of the tree method is
 1. ``morton_codes``: 63-bit codes (21 bits per axis) of every node inside the bounding cube.
 2. ``sort_order``: sort the node order by code. The order of the last step is reused: nodes
    move little between frames, so an insertion sort over it finishes in about one pass; if it
-   needs too many moves (membership changed, or a shake-up) it gives up and a full sort runs.
+   needs too many moves (a shake-up) it gives up and a merge sort finishes from that order.
 3. ``build_tree``: cells in depth-first pre-order over the sorted codes. Single-child chains
    are collapsed (a cell is made only where points split), so there are at most 2n cells;
    a cell's first child is the next cell and ``skip`` jumps over its subtree, so traversal
    needs no stack. Centres of mass come from float64 prefix sums of the sorted positions.
-4. ``tree_repulsion``: one walk per leaf; a cell far enough away (its side under ``theta``
-   times the distance from its centre of mass to the leaf's box) acts as one body of its
-   node count, otherwise it opens; opened leaves are summed node by node, with the same
+4. ``tree_repulsion``: one walk per group (a largest cell of at most ``group_size`` nodes,
+   several leaves); a cell far enough away (its side under ``theta`` times the distance from
+   its centre of mass to the group's box) acts as one body of its node count, otherwise it
+   opens; opened leaves and the group itself are summed node by node, with the same
    branch-free loop and the same coincident-node rule as the all-pairs kernel. With
    ``theta = 0`` no cell is ever accepted and the result is the exact all-pairs sum.
 
-Leaves are spread over threads in Morton order; each thread writes only its nodes' rows.
+Groups are spread over threads in Morton order; each thread writes only its nodes' rows.
 """
 
 from __future__ import annotations
@@ -95,8 +96,8 @@ def morton_codes(pos: F32, n: int, codes: U64) -> tuple[float, float, float, flo
 def sort_order(order: I32, codes: U64, n: int, keys: U64, max_moves: int) -> bool:
     """Insertion-sort ``order[:n]`` (a permutation of 0..n-1) by ``codes``; ``keys`` is scratch.
 
-    Returns False, leaving ``order`` unusable, when it would take more than ``max_moves``
-    element moves; the caller then sorts from scratch.
+    Returns False, leaving ``order`` a partly sorted permutation, when it would take more than
+    ``max_moves`` element moves; the caller then sorts the rest another way.
     """
     for k in range(n):
         keys[k] = codes[order[k]]
@@ -203,35 +204,57 @@ def build_tree(
 
 
 @_jit(nogil=True, cache=True)
-def _cell_masses(cells: int, start: I32, end: I32, skip: I32, prefix: F64) -> tuple[F32, I32]:
-    """Centre of mass and node count of every cell (4 x cells), and the leaves in Morton order."""
-    com = np.empty((4, cells), np.float32)
-    leaves = np.empty(cells, np.int32)
+def _cell_masses(
+    cells: int, start: I32, end: I32, skip: I32, half: F32, prefix: F64, group_size: int
+) -> tuple[F32, I32, I32]:
+    """What the walk reads of each cell, one row per cell; and the groups in Morton order.
+
+    ``body[c]`` is the centre of mass, the node count and the squared side (x, y, z, m, side^2);
+    ``span[c]`` is start, end and skip. A row per cell keeps a visit to one or two cache lines
+    (the walk visits cells out of cache at 100k nodes).
+
+    A group is a largest cell of at most ``group_size`` nodes (or a leaf, which may hold more
+    when nodes coincide); groups cover every node once, and each gets one walk.
+    """
+    body = np.empty((cells, 5), np.float32)
+    span = np.empty((cells, 3), np.int32)
+    groups = np.empty(cells, np.int32)
     count = 0
+    c = 0
+    while c < cells:
+        if end[c] - start[c] <= group_size or skip[c] == c + 1:
+            groups[count] = c
+            count += 1
+            c = skip[c]
+        else:
+            c += 1
     for c in range(cells):
         s = start[c]
         e = end[c]
         m = np.float64(e - s)
-        com[0, c] = (prefix[0, e] - prefix[0, s]) / m
-        com[1, c] = (prefix[1, e] - prefix[1, s]) / m
-        com[2, c] = (prefix[2, e] - prefix[2, s]) / m
-        com[3, c] = m
-        if skip[c] == c + 1:
-            leaves[count] = c
-            count += 1
-    return com, leaves[:count]
+        body[c, 0] = (prefix[0, e] - prefix[0, s]) / m
+        body[c, 1] = (prefix[1, e] - prefix[1, s]) / m
+        body[c, 2] = (prefix[2, e] - prefix[2, s]) / m
+        body[c, 3] = m
+        body[c, 4] = np.float32(4.0) * half[c] * half[c]
+        span[c, 0] = s
+        span[c, 1] = e
+        span[c, 2] = skip[c]
+    return body, span, groups[:count]
 
 
 @_jit(fastmath=True, nogil=True, cache=True)
 def _walk_leaves(
-    first: int, last: int, leaves: I32, com: F32, xs: F32, ys: F32, zs: F32, order: I32, cells: int,
-    start: I32, end: I32, skip: I32, half: F32, theta: float, repulsion: float, softening: float, force: F32,
-    ax: F32, ay: F32, az: F32, am: F32, bx: F32, by: F32, bz: F32, bslot: I32,
+    first: int, last: int, leaves: I32, body: F32, span: I32, xs: F32, ys: F32, zs: F32, order: I32, cells: int,
+    theta: float, repulsion: float, softening: float, force: F32,
+    ax: F32, ay: F32, az: F32, am: F32, bx: F32, by: F32, bz: F32, bm: F32, bslot: I32,
 ) -> int:  # fmt: skip
-    """Repulsion on the nodes of ``leaves[first:last]``, one tree walk per leaf.
+    """Repulsion on the nodes of ``leaves[first:last]`` (groups: a leaf, or a cell of a few leaves), one walk each.
 
     ``ax``..``bslot`` are the interaction-list buffers; returns the first leaf whose list
-    did not fit them (``last`` when all fit), so the caller can grow them and go on.
+    did not fit them (``last`` when all fit), so the caller can grow them and go on. ``am``
+    and ``bm`` hold repulsion times mass, so padding entries of strength 0 round both lists
+    up to a multiple of 8 and the sums need no scalar tail loop.
 
     All nodes of a leaf share one walk: a cell is accepted when it is far enough from the
     leaf's bounding box (so it is far enough from each of its nodes), and the walk yields an
@@ -243,8 +266,8 @@ def _walk_leaves(
     dcap = len(bx)
     for li in range(first, last):
         leaf = leaves[li]
-        ls = start[leaf]
-        le = end[leaf]
+        ls = span[leaf, 0]
+        le = span[leaf, 1]
         x0 = y0 = z0 = np.float32(np.inf)
         x1 = y1 = z1 = np.float32(-np.inf)
         for k in range(ls, le):
@@ -258,45 +281,53 @@ def _walk_leaves(
         nd = 0
         c = 0
         while c < cells:
-            s = start[c]
-            e = end[c]
+            s = span[c, 0]
+            e = span[c, 1]
             if s <= ls and le <= e:  # an ancestor of the leaf (opens), or the leaf itself (summed)
                 if c != leaf:
                     c += 1
                     continue
             else:
-                cx = com[0, c]
-                cy = com[1, c]
-                cz = com[2, c]
+                cx = body[c, 0]
+                cy = body[c, 1]
+                cz = body[c, 2]
                 # Distance from the centre of mass to the nearest point of the leaf's box.
                 gx = max(x0 - cx, np.float32(0.0), cx - x1)
                 gy = max(y0 - cy, np.float32(0.0), cy - y1)
                 gz = max(z0 - cz, np.float32(0.0), cz - z1)
-                if np.float32(4.0) * half[c] * half[c] < theta2 * (gx * gx + gy * gy + gz * gz):
-                    if na == capacity:
+                if body[c, 4] < theta2 * (gx * gx + gy * gy + gz * gz):
+                    if na + 8 > capacity:
                         return li
                     ax[na] = cx
                     ay[na] = cy
                     az[na] = cz
-                    am[na] = com[3, c]
+                    am[na] = repulsion * body[c, 3]
                     na += 1
-                    c = skip[c]
+                    c = span[c, 2]
                     continue
-                if skip[c] != c + 1:
+                if span[c, 2] != c + 1:
                     c += 1
                     continue
             # A leaf that must be summed node by node.
-            if nd + (e - s) > dcap:
+            if nd + (e - s) + 8 > dcap:
                 return li
             for j in range(s, e):
                 bx[nd] = xs[j]
                 by[nd] = ys[j]
                 bz[nd] = zs[j]
+                bm[nd] = repulsion
                 bslot[nd] = order[j]
                 nd += 1
-            c = skip[c]
+            c = span[c, 2]
+        while na % 8:
+            ax[na] = ay[na] = az[na] = am[na] = np.float32(0.0)
+            na += 1
+        while nd % 8:
+            bx[nd] = by[nd] = bz[nd] = bm[nd] = np.float32(0.0)
+            bslot[nd] = -1
+            nd += 1
         for k in range(ls, le):
-            fx, fy, fz = _list_force(xs[k], ys[k], zs[k], order[k], ax, ay, az, am, na, bx, by, bz, bslot, nd,
+            fx, fy, fz = _list_force(xs[k], ys[k], zs[k], order[k], ax, ay, az, am, na, bx, by, bz, bm, bslot, nd,
                                      repulsion, softening)  # fmt: skip
             slot = order[k]
             force[slot, 0] = fx
@@ -307,8 +338,8 @@ def _walk_leaves(
 
 @_jit(fastmath=True, nogil=True, cache=True)
 def _walk_all(
-    first: int, last: int, leaves: I32, com: F32, xs: F32, ys: F32, zs: F32, order: I32, cells: int,
-    start: I32, end: I32, skip: I32, half: F32, theta: float, repulsion: float, softening: float, force: F32,
+    first: int, last: int, leaves: I32, body: F32, span: I32, xs: F32, ys: F32, zs: F32, order: I32, cells: int,
+    theta: float, repulsion: float, softening: float, force: F32,
 ) -> None:  # fmt: skip
     """``_walk_leaves`` over ``leaves[first:last]`` with buffers grown until every list fits."""
     size = 2048
@@ -320,23 +351,24 @@ def _walk_all(
         bx = np.empty(size, np.float32)
         by = np.empty(size, np.float32)
         bz = np.empty(size, np.float32)
+        bm = np.empty(size, np.float32)
         bslot = np.empty(size, np.int32)
-        first = _walk_leaves(first, last, leaves, com, xs, ys, zs, order, cells, start, end, skip, half, theta,
-                             repulsion, softening, force, ax, ay, az, am, bx, by, bz, bslot)  # fmt: skip
+        first = _walk_leaves(first, last, leaves, body, span, xs, ys, zs, order, cells, theta, repulsion, softening,
+                             force, ax, ay, az, am, bx, by, bz, bm, bslot)  # fmt: skip
         size *= 2
 
 
 def _tree_repulsion(
     xs: F32, ys: F32, zs: F32, order: I32, n: int, cells: int, start: I32, end: I32, skip: I32, half: F32,
-    prefix: F64, theta: float, repulsion: float, softening: float, force: F32,
+    prefix: F64, group_size: int, theta: float, repulsion: float, softening: float, force: F32,
 ) -> None:  # fmt: skip
     """Repulsion on every node into ``force[slot]`` (overwritten); leaves are spread over threads."""
-    com, leaves = _cell_masses(cells, start, end, skip, prefix)
+    body, span, leaves = _cell_masses(cells, start, end, skip, half, prefix, group_size)
     count = len(leaves)
     chunks = min(count, 64)
     for chunk in prange(chunks):
-        _walk_all(chunk * count // chunks, (chunk + 1) * count // chunks, leaves, com, xs, ys, zs, order,
-                  cells, start, end, skip, half, theta, repulsion, softening, force)  # fmt: skip
+        _walk_all(chunk * count // chunks, (chunk + 1) * count // chunks, leaves, body, span, xs, ys, zs, order,
+                  cells, theta, repulsion, softening, force)  # fmt: skip
 
 
 tree_repulsion = _jit(fastmath=True, nogil=True, parallel=True, cache=True)(_tree_repulsion)
@@ -345,18 +377,18 @@ tree_repulsion = _jit(fastmath=True, nogil=True, parallel=True, cache=True)(_tre
 @_jit(fastmath=True, nogil=True, cache=True)
 def tree_repulsion_serial(
     xs: F32, ys: F32, zs: F32, order: I32, n: int, cells: int, start: I32, end: I32, skip: I32, half: F32,
-    prefix: F64, theta: float, repulsion: float, softening: float, force: F32,
+    prefix: F64, group_size: int, theta: float, repulsion: float, softening: float, force: F32,
 ) -> None:  # fmt: skip
     """``tree_repulsion`` in the calling thread: for small graphs, where waking threads costs more."""
-    com, leaves = _cell_masses(cells, start, end, skip, prefix)
-    _walk_all(0, len(leaves), leaves, com, xs, ys, zs, order, cells, start, end, skip, half, theta, repulsion,
-              softening, force)  # fmt: skip
+    body, span, leaves = _cell_masses(cells, start, end, skip, half, prefix, group_size)
+    _walk_all(0, len(leaves), leaves, body, span, xs, ys, zs, order, cells, theta, repulsion, softening,
+              force)  # fmt: skip
 
 
-@_jit(fastmath=True, nogil=True, cache=True)
+@_jit(fastmath=True, nogil=True, cache=True, inline="always")
 def _list_force(
     xi: float, yi: float, zi: float, slot: int, ax: F32, ay: F32, az: F32, am: F32, na: int,
-    bx: F32, by: F32, bz: F32, bslot: I32, nd: int, repulsion: float, softening: float,
+    bx: F32, by: F32, bz: F32, bm: F32, bslot: I32, nd: int, repulsion: float, softening: float,
 ) -> tuple[np.float32, np.float32, np.float32]:  # fmt: skip
     """Force on one node from an interaction list: accepted cells, then single nodes."""
     fx = np.float32(0.0)
@@ -366,7 +398,10 @@ def _list_force(
         dx = xi - ax[a]
         dy = yi - ay[a]
         dz = zi - az[a]
-        inv = repulsion * am[a] * (dx * dx + dy * dy + dz * dz + softening) ** np.float32(-1.5)
+        # x ** -0.5 becomes a reciprocal-square-root estimate and one Newton step; x ** -1.5
+        # takes a square root and a division, which share one slow unit.
+        r = (dx * dx + dy * dy + dz * dz + softening) ** np.float32(-0.5)
+        inv = am[a] * (r * r * r)
         fx += dx * inv
         fy += dy * inv
         fz += dz * inv
@@ -376,7 +411,8 @@ def _list_force(
         dy = yi - by[b]
         dz = zi - bz[b]
         d2 = dx * dx + dy * dy + dz * dz
-        inv = repulsion * (d2 + softening) ** np.float32(-1.5)
+        r = (d2 + softening) ** np.float32(-0.5)
+        inv = bm[b] * (r * r * r)
         fx += dx * inv
         fy += dy * inv
         fz += dz * inv
@@ -385,7 +421,7 @@ def _list_force(
         # Coincident nodes (identical codes, so always in one leaf): the all-pairs kernel's rule.
         for b in range(nd):
             other = bslot[b]
-            if other != slot and (xi - bx[b]) ** 2 + (yi - by[b]) ** 2 + (zi - bz[b]) ** 2 < 1e-10:
+            if other >= 0 and other != slot and (xi - bx[b]) ** 2 + (yi - by[b]) ** 2 + (zi - bz[b]) ** 2 < 1e-10:
                 sign = np.float32(1.0) if slot > other else np.float32(-1.0)
                 dx = sign * np.float32(0.01)
                 dy = sign * np.float32(0.007)

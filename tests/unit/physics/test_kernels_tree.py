@@ -83,6 +83,19 @@ def test_order_is_reused_while_nodes_move_a_little() -> None:
     assert tree.resorts == 2
 
 
+def test_a_shake_up_is_sorted_from_the_last_order() -> None:
+    rng = np.random.default_rng(5)
+    pos = rng.normal(scale=20, size=(5000, 3)).astype(np.float32)
+    tree = BarnesHutTree()
+    tree.build(pos, len(pos))
+    pos = rng.normal(scale=20, size=pos.shape).astype(np.float32)  # every node moves far
+    tree.build(pos, len(pos))
+    assert tree.resorts == 2
+    assert (np.sort(tree.order) == np.arange(len(pos))).all()
+    codes = tree._codes[tree.order]
+    assert (np.diff(codes.astype(np.float64)) >= 0).all()
+
+
 def test_insertion_sort_gives_up_on_a_shuffled_order() -> None:
     codes = np.arange(1000, dtype=np.uint64)[::-1].copy()
     order = np.arange(1000, dtype=np.int32)
@@ -100,3 +113,19 @@ def test_engine_switches_to_the_tree_at_the_threshold() -> None:
     e.step()
     assert e.method is Method.TREE
     assert np.isfinite(e.positions).all()
+
+
+def test_groups_cover_every_node_once_and_stay_within_their_size() -> None:
+    rng = np.random.default_rng(6)
+    pos = rng.normal(scale=20, size=(3000, 3)).astype(np.float32)
+    pos[:100] = pos[0]  # a coincident clump: one leaf larger than a group
+    tree = BarnesHutTree(leaf_size=8, group_size=64)
+    tree.build(pos, len(pos))
+    start, end, skip = tree._start[: tree.cells], tree._end[: tree.cells], tree._skip[: tree.cells]
+    _, _, groups = kt._cell_masses(tree.cells, start, end, skip, tree._half, tree._prefix, tree.group_size)
+    covered = np.zeros(len(pos), int)
+    for g in groups:
+        covered[start[g] : end[g]] += 1
+        assert end[g] - start[g] <= 64 or skip[g] == g + 1
+    assert (covered == 1).all()
+    assert len(groups) < (skip == np.arange(tree.cells) + 1).sum()  # fewer walks than leaves
