@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from visionflow.errors import PhysicsError
 from visionflow.physics import kernels_cpu, kernels_grid, reference
+from visionflow.physics.csr import build_csr
 from visionflow.physics.params import SimParams
 from visionflow.physics.tree import BarnesHutTree
 from visionflow.swarm.models import ID_MASK
@@ -95,8 +96,7 @@ class PhysicsEngine:
         self._ptr = np.zeros(1, dtype=np.int64)
         self._nbr = np.empty(0, dtype=np.int32)
         self._csr_weight = np.empty(0, dtype=np.float32)
-        self._csr_order = np.empty(0, dtype=np.int64)
-        self._csr_keep = np.empty(0, dtype=np.bool_)
+        self._csr_edge = np.empty(0, dtype=np.int32)
         self.temperature = 1.0
         self.steps = 0
         self.kinetic_energy = 0.0
@@ -298,8 +298,7 @@ class PhysicsEngine:
             raise PhysicsError("edge weights must be finite")
         self._edge_weight = w
         if not self._csr_dirty:
-            both = np.concatenate((w[self._csr_keep], w[self._csr_keep]))
-            self._csr_weight = both[self._csr_order]
+            self._csr_weight = w[self._csr_edge]
             if self._gpu is not None:
                 self._gpu.weights_changed()
 
@@ -315,19 +314,15 @@ class PhysicsEngine:
         return slots
 
     def _build_csr(self) -> None:
-        a = self.slots_of(self._edge_src)
-        b = self.slots_of(self._edge_dst)
-        keep = (a >= 0) & (b >= 0) & (a != b)
-        rows = np.concatenate((a[keep], b[keep]))
-        cols = np.concatenate((b[keep], a[keep]))
-        order = np.argsort(rows, kind="stable")
-        self._ptr = np.zeros(self._n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=self._n), out=self._ptr[1:])
-        self._nbr = np.ascontiguousarray(cols[order], dtype=np.int32)
-        w = self._edge_weight[keep]
-        self._csr_weight = np.ascontiguousarray(np.concatenate((w, w))[order], dtype=np.float32)
-        self._csr_order = order.astype(np.int32)
-        self._csr_keep = keep
+        entries = 2 * len(self._edge_src)
+        ptr = np.empty(self._n + 1, dtype=np.int64)
+        nbr = np.empty(entries, dtype=np.int32)
+        edge = np.empty(entries, dtype=np.int32)
+        used = build_csr(self._edge_src, self._edge_dst, self._slot_of, self._ids, self._n, ptr, nbr, edge)
+        self._ptr = ptr
+        self._nbr = nbr[:used]
+        self._csr_edge = edge[:used]
+        self._csr_weight = self._edge_weight[self._csr_edge]
         self._csr_dirty = False
 
     # ------------------------------------------------------------------- step
@@ -407,8 +402,7 @@ class PhysicsEngine:
         """Bytes the engine holds: ``node`` (per-node arrays and the tree's workspace) and ``edge``."""
         node = (self._ids, self._pos, self._vel, self._pos_next, self._vel_next, self._soa, self._force,
                 self._pinned, self._slot_of, self._ptr)  # fmt: skip
-        edge = (self._edge_src, self._edge_dst, self._edge_weight, self._nbr, self._csr_weight, self._csr_order,
-                self._csr_keep)  # fmt: skip
+        edge = (self._edge_src, self._edge_dst, self._edge_weight, self._nbr, self._csr_weight, self._csr_edge)
         return {"node": sum(a.nbytes for a in node) + self._tree.nbytes, "edge": sum(a.nbytes for a in edge)}
 
     @property
