@@ -6,26 +6,19 @@ version (lookups, masks, a stable argsort, concatenations) cost more than the st
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
-
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+
+from visionflow.jit import jit
 
 __all__ = ["build_csr"]
 
-F = TypeVar("F", bound=Callable[..., Any])
 U32 = npt.NDArray[np.uint32]
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
 
 
-def _jit(**options: Any) -> Callable[[F], F]:
-    return cast(Callable[[F], F], njit(**options))
-
-
-@_jit(nogil=True, cache=True)
+@jit(nogil=True, cache=True)
 def _slot(node_id: int, slot_of: I32, ids: U32) -> int:
     index = node_id & 0x3FFFFFFF
     if index >= slot_of.shape[0]:
@@ -36,7 +29,7 @@ def _slot(node_id: int, slot_of: I32, ids: U32) -> int:
     return int(slot)
 
 
-@_jit(nogil=True, cache=True)
+@jit(nogil=True, cache=True)
 def build_csr(edge_src: U32, edge_dst: U32, slot_of: I32, ids: U32, n: int, ptr: I64, nbr: I32, edge: I32) -> int:
     """Fill ``ptr`` (n + 1), ``nbr`` and ``edge`` (2 x edges each) with both directions of every usable edge.
 

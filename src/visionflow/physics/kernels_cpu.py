@@ -14,16 +14,16 @@ a 2-core machine a parallel loop stalls whenever the other core is busy.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit, prange
+from numba import prange
+
+from visionflow.jit import jit
 
 __all__ = ["step_parallel", "step_serial", "step_with_repulsion", "step_with_repulsion_serial"]
 
-F = TypeVar("F", bound=Callable[..., Any])
 F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
@@ -31,12 +31,7 @@ U8 = npt.NDArray[np.uint8]
 Real = float | np.floating[Any]
 
 
-def _jit(**options: Any) -> Callable[[F], F]:
-    """``numba.njit`` with the kernel's own signature kept for type checkers."""
-    return cast(Callable[[F], F], njit(**options))
-
-
-@_jit(fastmath=True, nogil=True, cache=True, inline="always")
+@jit(fastmath=True, nogil=True, cache=True, inline="always")
 def _repulsion(
     i: int, xs: F32, ys: F32, zs: F32, n: int, repulsion: float, softening: float
 ) -> tuple[np.float32, np.float32, np.float32]:
@@ -75,7 +70,7 @@ def _repulsion(
     return fx, fy, fz
 
 
-@_jit(fastmath=True, nogil=True, cache=True, inline="always")
+@jit(fastmath=True, nogil=True, cache=True, inline="always")
 def _local_force(
     i: int, xs: F32, ys: F32, zs: F32, ptr: I64, nbr: I32, weight: F32,
     spring_k: float, rest_length: float, gravity: float, bounds_radius: float,
@@ -111,7 +106,7 @@ def _local_force(
     return fx, fy, fz
 
 
-@_jit(fastmath=True, nogil=True, cache=True)
+@jit(fastmath=True, nogil=True, cache=True)
 def _split(pos: F32, soa: F32, n: int) -> None:
     for i in range(n):
         soa[0, i] = pos[i, 0]
@@ -119,7 +114,7 @@ def _split(pos: F32, soa: F32, n: int) -> None:
         soa[2, i] = pos[i, 2]
 
 
-@_jit(fastmath=True, nogil=True, cache=True, inline="always")
+@jit(fastmath=True, nogil=True, cache=True, inline="always")
 def _integrate(
     i: int, pos: F32, vel: F32, out_pos: F32, out_vel: F32, fx: Real, fy: Real, fz: Real, pinned: U8,
     dt: float, damping: float, max_force: float, max_speed: float, warm: float,
@@ -154,7 +149,7 @@ def _integrate(
     return float(0.5 * (vx * vx + vy * vy + vz * vz))
 
 
-@_jit(fastmath=True, nogil=True, cache=True)
+@jit(fastmath=True, nogil=True, cache=True)
 def step_serial(
     pos: F32, vel: F32, out_pos: F32, out_vel: F32, soa: F32, ptr: I64, nbr: I32, weight: F32, pinned: U8, n: int,
     dt: float, repulsion: float, softening: float, spring_k: float, rest_length: float, gravity: float,
@@ -172,7 +167,7 @@ def step_serial(
     return energy
 
 
-@_jit(fastmath=True, nogil=True, parallel=True, cache=True)
+@jit(fastmath=True, nogil=True, parallel=True, cache=True)
 def step_parallel(
     pos: F32, vel: F32, out_pos: F32, out_vel: F32, soa: F32, ptr: I64, nbr: I32, weight: F32, pinned: U8, n: int,
     dt: float, repulsion: float, softening: float, spring_k: float, rest_length: float, gravity: float,
@@ -190,7 +185,7 @@ def step_parallel(
     return energy
 
 
-@_jit(fastmath=True, nogil=True, parallel=True, cache=True)
+@jit(fastmath=True, nogil=True, parallel=True, cache=True)
 def step_with_repulsion(
     pos: F32, vel: F32, out_pos: F32, out_vel: F32, soa: F32, force: F32, ptr: I64, nbr: I32, weight: F32,
     pinned: U8, n: int, dt: float, spring_k: float, rest_length: float, gravity: float, damping: float,
@@ -207,7 +202,7 @@ def step_with_repulsion(
     return energy
 
 
-@_jit(fastmath=True, nogil=True, cache=True)
+@jit(fastmath=True, nogil=True, cache=True)
 def step_with_repulsion_serial(
     pos: F32, vel: F32, out_pos: F32, out_vel: F32, soa: F32, force: F32, ptr: I64, nbr: I32, weight: F32,
     pinned: U8, n: int, dt: float, spring_k: float, rest_length: float, gravity: float, damping: float,

@@ -9,16 +9,14 @@ grow (more candidates per node, same result) to keep the grid's memory bounded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
-
 import numpy as np
 import numpy.typing as npt
-from numba import njit, prange
+from numba import prange
+
+from visionflow.jit import jit
 
 __all__ = ["grid_repulsion"]
 
-F = TypeVar("F", bound=Callable[..., Any])
 F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
@@ -27,12 +25,7 @@ CELLS_PER_NODE = 4
 """The grid holds at most this many cells per node (plus a few)."""
 
 
-def _jit(**options: Any) -> Callable[[F], F]:
-    """``numba.njit`` with the kernel's own signature kept for type checkers."""
-    return cast(Callable[[F], F], njit(**options))
-
-
-@_jit(fastmath=True, nogil=True, parallel=True, cache=True)
+@jit(fastmath=True, nogil=True, parallel=True, cache=True)
 def grid_repulsion(
     pos: F32, n: int, cutoff: float, repulsion: float, softening: float, force: F32,
 ) -> None:  # fmt: skip

@@ -22,16 +22,14 @@ Groups are spread over threads in Morton order; each thread writes only its node
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
-
 import numpy as np
 import numpy.typing as npt
-from numba import njit, prange
+from numba import prange
+
+from visionflow.jit import jit
 
 __all__ = ["build_tree", "morton_codes", "sort_order", "sorted_positions", "tree_repulsion", "tree_repulsion_serial"]
 
-F = TypeVar("F", bound=Callable[..., Any])
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 I32 = npt.NDArray[np.int32]
@@ -41,12 +39,7 @@ MORTON_BITS = 21
 """Bits per axis; 3 x 21 = 63 bits fit a uint64."""
 
 
-def _jit(**options: Any) -> Callable[[F], F]:
-    """``numba.njit`` with the kernel's own signature kept for type checkers."""
-    return cast(Callable[[F], F], njit(**options))
-
-
-@_jit(nogil=True, cache=True, inline="always")
+@jit(nogil=True, cache=True, inline="always")
 def _spread(v: int) -> np.uint64:
     """Put two zero bits between each of the low 21 bits of ``v``."""
     x = np.uint64(v) & np.uint64(0x1FFFFF)
@@ -58,7 +51,7 @@ def _spread(v: int) -> np.uint64:
     return x
 
 
-@_jit(nogil=True, cache=True)
+@jit(nogil=True, cache=True)
 def _bounds(pos: F32, n: int) -> tuple[float, float, float, float]:
     """Lower corner and side of a cube holding nodes 0..n-1 (side > 0)."""
     lx = ly = lz = np.float64(np.inf)
@@ -78,7 +71,7 @@ def _bounds(pos: F32, n: int) -> tuple[float, float, float, float]:
     return lx, ly, lz, side
 
 
-@_jit(nogil=True, cache=True)
+@jit(nogil=True, cache=True)
 def morton_codes(pos: F32, n: int, codes: U64) -> tuple[float, float, float, float]:
     """Fill ``codes[:n]``; returns the bounding cube (lower x, y, z and side) the codes refer to."""
     lx, ly, lz, side = _bounds(pos, n)
@@ -92,7 +85,7 @@ def morton_codes(pos: F32, n: int, codes: U64) -> tuple[float, float, float, flo
     return lx, ly, lz, side
 
 
-@_jit(nogil=True, cache=True)
+@jit(nogil=True, cache=True)
 def sort_order(order: I32, codes: U64, n: int, keys: U64, max_moves: int) -> bool:
     """Insertion-sort ``order[:n]`` (a permutation of 0..n-1) by ``codes``; ``keys`` is scratch.
 
@@ -118,7 +111,7 @@ def sort_order(order: I32, codes: U64, n: int, keys: U64, max_moves: int) -> boo
     return True
 
 
-@_jit(nogil=True, cache=True)
+@jit(nogil=True, cache=True)
 def sorted_positions(pos: F32, order: I32, n: int, xs: F32, ys: F32, zs: F32, prefix: F64) -> None:
     """Positions gathered in tree order, and float64 prefix sums of them (``prefix`` is 3 x (n+1))."""
     for k in range(n):
@@ -133,7 +126,7 @@ def sorted_positions(pos: F32, order: I32, n: int, xs: F32, ys: F32, zs: F32, pr
         prefix[2, k + 1] = prefix[2, k] + zs[k]
 
 
-@_jit(nogil=True, cache=True, inline="always")
+@jit(nogil=True, cache=True, inline="always")
 def _lower_bound(codes: U64, order: I32, lo: int, hi: int, shift: int, octant: int) -> int:
     """First k in [lo, hi) whose code's 3 bits at ``shift`` are >= ``octant`` (they are sorted there)."""
     while lo < hi:
@@ -145,7 +138,7 @@ def _lower_bound(codes: U64, order: I32, lo: int, hi: int, shift: int, octant: i
     return lo
 
 
-@_jit(nogil=True, cache=True)
+@jit(nogil=True, cache=True)
 def build_tree(
     codes: U64, order: I32, n: int, side: float, leaf_size: int, start: I32, end: I32, skip: I32, parent: I32,
     half: F32,
@@ -203,7 +196,7 @@ def build_tree(
     return count
 
 
-@_jit(nogil=True, cache=True)
+@jit(nogil=True, cache=True)
 def _cell_masses(
     cells: int, start: I32, end: I32, skip: I32, half: F32, prefix: F64, group_size: int
 ) -> tuple[F32, I32, I32]:
@@ -243,7 +236,7 @@ def _cell_masses(
     return body, span, groups[:count]
 
 
-@_jit(fastmath=True, nogil=True, cache=True)
+@jit(fastmath=True, nogil=True, cache=True)
 def _walk_leaves(
     first: int, last: int, leaves: I32, body: F32, span: I32, xs: F32, ys: F32, zs: F32, order: I32, cells: int,
     theta: float, repulsion: float, softening: float, force: F32,
@@ -336,7 +329,7 @@ def _walk_leaves(
     return last
 
 
-@_jit(fastmath=True, nogil=True, cache=True)
+@jit(fastmath=True, nogil=True, cache=True)
 def _walk_all(
     first: int, last: int, leaves: I32, body: F32, span: I32, xs: F32, ys: F32, zs: F32, order: I32, cells: int,
     theta: float, repulsion: float, softening: float, force: F32,
@@ -371,10 +364,10 @@ def _tree_repulsion(
                   cells, theta, repulsion, softening, force)  # fmt: skip
 
 
-tree_repulsion = _jit(fastmath=True, nogil=True, parallel=True, cache=True)(_tree_repulsion)
+tree_repulsion = jit(fastmath=True, nogil=True, parallel=True, cache=True)(_tree_repulsion)
 
 
-@_jit(fastmath=True, nogil=True, cache=True)
+@jit(fastmath=True, nogil=True, cache=True)
 def tree_repulsion_serial(
     xs: F32, ys: F32, zs: F32, order: I32, n: int, cells: int, start: I32, end: I32, skip: I32, half: F32,
     prefix: F64, group_size: int, theta: float, repulsion: float, softening: float, force: F32,
@@ -385,7 +378,7 @@ def tree_repulsion_serial(
               force)  # fmt: skip
 
 
-@_jit(fastmath=True, nogil=True, cache=True, inline="always")
+@jit(fastmath=True, nogil=True, cache=True, inline="always")
 def _list_force(
     xi: float, yi: float, zi: float, slot: int, ax: F32, ay: F32, az: F32, am: F32, na: int,
     bx: F32, by: F32, bz: F32, bm: F32, bslot: I32, nd: int, repulsion: float, softening: float,

@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+
+from visionflow.jit import jit
 
 __all__ = ["LayoutQuality", "edge_length_cv", "hop_distances", "measure", "neighbourhood_preservation", "stress"]
 
@@ -43,7 +44,7 @@ def _csr(n: int, src: Index, dst: Index) -> tuple[Index, Index]:
     return ptr, cols[order].astype(np.int64)
 
 
-@njit(cache=True)
+@jit(cache=True)
 def _bfs(ptr: Index, nbr: Index, sources: Index, n: int) -> npt.NDArray[np.int32]:  # pragma: no cover - jitted
     out = np.full((len(sources), n), -1, np.int32)
     queue = np.empty(n, np.int64)

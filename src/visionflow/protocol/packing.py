@@ -8,23 +8,15 @@ at 200 nodes) is needed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
-
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+
+from visionflow.jit import jit
 
 __all__ = ["pack_delta"]
 
-F = TypeVar("F", bound=Callable[..., Any])
 
-
-def _jit(**options: Any) -> Callable[[F], F]:
-    return cast(Callable[[F], F], njit(**options))
-
-
-@_jit(nogil=True, cache=True)
+@jit(nogil=True, cache=True)
 def pack_delta(
     ids: npt.NDArray[np.uint32],
     pos: npt.NDArray[np.float32],
