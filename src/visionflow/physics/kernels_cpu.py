@@ -22,13 +22,27 @@ from numba import prange
 
 from visionflow.jit import jit
 
-__all__ = ["step_parallel", "step_serial", "step_with_repulsion", "step_with_repulsion_serial"]
+__all__ = ["coincident_push", "step_parallel", "step_serial", "step_with_repulsion", "step_with_repulsion_serial"]
 
 F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
 Real = float | np.floating[Any]
+
+
+@jit(fastmath=True, nogil=True, cache=True, inline="always")
+def coincident_push(i: int, j: int, repulsion: float, softening: float) -> tuple[Real, Real, Real]:
+    """Repulsion on node ``i`` from a node ``j`` at the same place: along a fixed axis, opposite for i and j.
+
+    The one rule every repulsion method (exact, tree, cell list) applies, so they agree exactly.
+    """
+    s = np.float32(1.0) if i > j else np.float32(-1.0)
+    dx = s * np.float32(0.01)
+    dy = s * np.float32(0.007)
+    dz = s * np.float32(0.003)
+    inv = repulsion * (dx * dx + dy * dy + dz * dz + softening) ** np.float32(-1.5)
+    return dx * inv, dy * inv, dz * inv
 
 
 @jit(fastmath=True, nogil=True, cache=True, inline="always")
@@ -59,14 +73,10 @@ def _repulsion(
         # Coincident nodes: push apart along a fixed axis, opposite for i and j.
         for j in range(n):
             if j != i and (xi - xs[j]) ** 2 + (yi - ys[j]) ** 2 + (zi - zs[j]) ** 2 < 1e-10:
-                s = np.float32(1.0) if i > j else np.float32(-1.0)
-                dx = s * np.float32(0.01)
-                dy = s * np.float32(0.007)
-                dz = s * np.float32(0.003)
-                inv = repulsion * (dx * dx + dy * dy + dz * dz + softening) ** np.float32(-1.5)
-                fx += dx * inv
-                fy += dy * inv
-                fz += dz * inv
+                px, py, pz = coincident_push(i, j, repulsion, softening)
+                fx += px
+                fy += py
+                fz += pz
     return fx, fy, fz
 
 

@@ -14,6 +14,7 @@ import numpy.typing as npt
 from numba import prange
 
 from visionflow.jit import jit
+from visionflow.physics.kernels_cpu import coincident_push
 
 __all__ = ["grid_repulsion"]
 
@@ -111,14 +112,10 @@ def grid_repulsion(
             for j in range(s, e):
                 other = order[j]
                 if other != i and (xi - xs[j]) ** 2 + (yi - ys[j]) ** 2 + (zi - zs[j]) ** 2 < 1e-10:
-                    sign = np.float32(1.0) if i > other else np.float32(-1.0)
-                    dx = sign * np.float32(0.01)
-                    dy = sign * np.float32(0.007)
-                    dz = sign * np.float32(0.003)
-                    inv = repulsion * (dx * dx + dy * dy + dz * dz + softening) ** np.float32(-1.5)
-                    fx += dx * inv
-                    fy += dy * inv
-                    fz += dz * inv
+                    px, py, pz = coincident_push(i, other, repulsion, softening)
+                    fx += px
+                    fy += py
+                    fz += pz
         force[i, 0] = fx
         force[i, 1] = fy
         force[i, 2] = fz

@@ -27,6 +27,7 @@ import numpy.typing as npt
 from numba import prange
 
 from visionflow.jit import jit
+from visionflow.physics.kernels_cpu import coincident_push
 
 __all__ = ["build_tree", "morton_codes", "sort_order", "sorted_positions", "tree_repulsion", "tree_repulsion_serial"]
 
@@ -415,12 +416,8 @@ def _list_force(
         for b in range(nd):
             other = bslot[b]
             if other >= 0 and other != slot and (xi - bx[b]) ** 2 + (yi - by[b]) ** 2 + (zi - bz[b]) ** 2 < 1e-10:
-                sign = np.float32(1.0) if slot > other else np.float32(-1.0)
-                dx = sign * np.float32(0.01)
-                dy = sign * np.float32(0.007)
-                dz = sign * np.float32(0.003)
-                inv = repulsion * (dx * dx + dy * dy + dz * dz + softening) ** np.float32(-1.5)
-                fx += dx * inv
-                fy += dy * inv
-                fz += dz * inv
+                px, py, pz = coincident_push(slot, other, repulsion, softening)
+                fx += px
+                fy += py
+                fz += pz
     return fx, fy, fz
