@@ -44,9 +44,11 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
     rows = [(size["nodes"], name, q) for size in result["sizes"] for name, q in size["quality"].items()]
     if not rows:
         return
-    quality = Table(title="Quality at equal wall time (stress, edge CV: lower is better; neighbourhood: higher)")
+    quality = Table(
+        title="Quality at equal wall time (stress, edge CV: lower is better; neighbourhoods, 1 and 2 hops: higher)"
+    )
     for column in ("nodes", "peer", "budget s", "steps ours/peer", "stress ours/peer", "edge CV ours/peer",
-                   "neighbourhood ours/peer"):  # fmt: skip
+                   "1-hop ours/peer", "2-hop ours/peer"):  # fmt: skip
         quality.add_column(column, justify="right" if column != "peer" else "left")
     for n, name, q in rows:
         o, p = q["ours"], q["peer"]
@@ -54,5 +56,6 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
             str(n), name, _f(q["budget_s"]), f"{q['ours_steps']}/{q['peer_iterations']}",
             f"{_f(o['stress'])}/{_f(p['stress'])}", f"{_f(o['edge_cv'])}/{_f(p['edge_cv'])}",
             f"{_f(o['neighbourhood'])}/{_f(p['neighbourhood'])}",
+            f"{_f(o['neighbourhood_2hop'])}/{_f(p['neighbourhood_2hop'])}",
         )  # fmt: skip
     out.print(quality)

@@ -394,7 +394,7 @@ class PhysicsEngine:
             self._pos, self._pos_next = self._pos_next, self._pos
             self._vel, self._vel_next = self._vel_next, self._vel
         self.steps += 1
-        self.temperature = max(p.min_temperature, self.temperature * p.cooling)
+        self.temperature = max(p.min_temperature, self.temperature * p.cooling_for(n))
         self.kinetic_energy = float(energy)
         return StepResult(self.kinetic_energy, self.temperature, n)
 

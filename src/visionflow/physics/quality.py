@@ -8,6 +8,12 @@ Three measures, each on a node sample for big graphs (graph distances cost a BFS
 - ``edge_cv``: coefficient of variation of edge lengths (std / mean); lower is more even.
 - ``neighbourhood``: neighbourhood preservation, the mean Jaccard index between a node's
   graph neighbours and the same number of its nearest nodes in the layout; 1 is perfect.
+- ``neighbourhood_2hop``: the same with every node within two hops. On hub-and-spoke graphs
+  (a swarm's coordinators and their workers) the one-hop score is capped near 0 for every
+  layout: two leaves less than 60 degrees apart, seen from their hub, are nearer to each other
+  than the farther one is to the hub, and no 13 directions are all 60 degrees apart (the
+  kissing number), so around a hub of 20 leaves most leaves have a sibling nearer than the
+  hub. Two hops ask whether a leaf sits among its hub and siblings, which a layout can show.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ class LayoutQuality:
     stress: float
     edge_cv: float
     neighbourhood: float
+    neighbourhood_2hop: float
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -82,9 +89,11 @@ def _sample(n: int, size: int, seed: int) -> Index:
 def stress(pos: npt.ArrayLike, src: npt.ArrayLike, dst: npt.ArrayLike, *, sample: int = 300, seed: int = 0) -> float:
     """Normalised stress over pairs (sampled node, any node it reaches); NaN when no pair is connected."""
     p = np.asarray(pos, np.float64)
-    n = len(p)
-    sources = _sample(n, sample, seed)
-    hops = hop_distances(n, src, dst, sources)
+    sources = _sample(len(p), sample, seed)
+    return _stress(p, sources, hop_distances(len(p), src, dst, sources))
+
+
+def _stress(p: npt.NDArray[np.float64], sources: Index, hops: npt.NDArray[np.int32]) -> float:
     ratios = []
     for first in range(0, len(sources), 16):  # 16 rows at a time keeps memory at 16 x n x 3 floats
         rows = slice(first, first + 16)
@@ -110,31 +119,44 @@ def edge_length_cv(pos: npt.ArrayLike, src: npt.ArrayLike, dst: npt.ArrayLike) -
 
 
 def neighbourhood_preservation(
-    pos: npt.ArrayLike, src: npt.ArrayLike, dst: npt.ArrayLike, *, sample: int = 300, seed: int = 0
+    pos: npt.ArrayLike, src: npt.ArrayLike, dst: npt.ArrayLike, *, hops: int = 1, sample: int = 300, seed: int = 0
 ) -> float:
-    """Mean Jaccard index of graph neighbours vs as many layout nearest neighbours, over sampled nodes with edges."""
+    """Mean Jaccard index of each sampled node's graph neighbourhood (within ``hops``) and as many nearest layout nodes.
+
+    Nodes with an empty neighbourhood, or one of more than half the graph (which any layout
+    scores well on), are left out; NaN when none is left.
+    """
     p = np.asarray(pos, np.float64)
+    sources = _sample(len(p), sample, seed)
+    return _neighbourhood(p, sources, hop_distances(len(p), src, dst, sources), hops)
+
+
+def _neighbourhood(p: npt.NDArray[np.float64], sources: Index, distances: npt.NDArray[np.int32], hops: int) -> float:
     n = len(p)
-    ptr, nbr = _csr(n, np.asarray(src, np.int64), np.asarray(dst, np.int64))
     scores = []
-    for i in _sample(n, sample, seed):
-        graph = set(nbr[ptr[i] : ptr[i + 1]].tolist())
-        k = len(graph)
-        if k == 0 or k >= n - 1:
+    for row, i in enumerate(sources):
+        ring = np.flatnonzero((distances[row] > 0) & (distances[row] <= hops))
+        k = len(ring)
+        if k == 0 or k > n // 2:
             continue
         d = np.linalg.norm(p - p[i], axis=1)
         d[i] = np.inf
-        nearest = set(np.argpartition(d, k - 1)[:k].tolist())
-        scores.append(len(graph & nearest) / len(graph | nearest))
+        nearest = np.argpartition(d, k - 1)[:k]
+        shared = len(np.intersect1d(ring, nearest, assume_unique=True))
+        scores.append(shared / (2 * k - shared))
     return float(np.mean(scores)) if scores else float("nan")
 
 
 def measure(
     pos: npt.ArrayLike, src: npt.ArrayLike, dst: npt.ArrayLike, *, sample: int = 300, seed: int = 0
 ) -> LayoutQuality:
-    """All three measures of one layout; ``src``/``dst`` are node indices into ``pos``."""
+    """Every measure of one layout (one BFS per sampled node serves them all); ``src``/``dst`` index ``pos``."""
+    p = np.asarray(pos, np.float64)
+    sources = _sample(len(p), sample, seed)
+    distances = hop_distances(len(p), src, dst, sources)
     return LayoutQuality(
-        stress=stress(pos, src, dst, sample=sample, seed=seed),
-        edge_cv=edge_length_cv(pos, src, dst),
-        neighbourhood=neighbourhood_preservation(pos, src, dst, sample=sample, seed=seed),
+        stress=_stress(p, sources, distances),
+        edge_cv=edge_length_cv(p, src, dst),
+        neighbourhood=_neighbourhood(p, sources, distances, 1),
+        neighbourhood_2hop=_neighbourhood(p, sources, distances, 2),
     )

@@ -48,7 +48,7 @@ def test_each_installed_peer_runs_and_is_scored(name: str) -> None:
     assert "skipped" not in result, result
     assert result["ms_per_step"] > 0 and result["ratio"] > 0
     scored = entry["quality"][name]  # type: ignore[index]
-    assert set(scored["peer"]) == {"stress", "edge_cv", "neighbourhood"}
+    assert set(scored["peer"]) == {"stress", "edge_cv", "neighbourhood", "neighbourhood_2hop"}
     assert scored["ours_steps"] >= 1
 
 

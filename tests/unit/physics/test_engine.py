@@ -7,6 +7,7 @@ import pytest
 
 from visionflow.errors import ConfigError, PhysicsError
 from visionflow.physics import Backend, PhysicsEngine, SimParams
+from visionflow.physics.params import COOLING_REFERENCE_NODES
 from visionflow.swarm.models import AGENT_FLAG
 
 
@@ -138,3 +139,19 @@ def test_params_name_the_bad_field(field: str, value: object) -> None:
 def test_unknown_param_is_rejected() -> None:
     with pytest.raises(ConfigError, match="unknown"):
         SimParams().replace(wobble=1.0)
+
+
+def test_bigger_graphs_cool_more_slowly_to_the_same_number_of_crossings() -> None:
+    p = SimParams()
+    assert p.cooling_for(10) == p.cooling_for(COOLING_REFERENCE_NODES) == p.cooling
+    big = p.cooling_for(8 * COOLING_REFERENCE_NODES)
+    assert p.cooling < big < 1.0
+    # Twice as wide (8x the nodes at one density): twice the steps to reach a temperature.
+    assert big**2 == pytest.approx(p.cooling)
+
+
+def test_the_engine_cools_at_its_size_rate() -> None:
+    e = build(Backend.CPU, 400, 0)
+    for _ in range(10):
+        e.step()
+    assert e.temperature == pytest.approx(e.params.cooling_for(400) ** 10, rel=1e-9)

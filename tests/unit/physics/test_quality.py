@@ -53,3 +53,31 @@ def test_graphs_without_edges_give_nan_not_errors() -> None:
     empty = np.empty(0, np.int64)
     result = quality.measure(pos, empty, empty)
     assert np.isnan(result.stress) and np.isnan(result.edge_cv) and np.isnan(result.neighbourhood)
+
+
+def star(leaves: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A hub at the origin and its leaves spread evenly over the unit sphere (a Fibonacci lattice)."""
+    k = np.arange(leaves) + 0.5
+    polar = np.arccos(1 - 2 * k / leaves)
+    azimuth = np.pi * (1 + 5**0.5) * k
+    sphere = np.c_[np.sin(polar) * np.cos(azimuth), np.sin(polar) * np.sin(azimuth), np.cos(polar)]
+    return np.vstack([np.zeros(3), sphere]), np.zeros(leaves, np.int64), np.arange(1, leaves + 1)
+
+
+def test_one_hop_cannot_see_a_perfect_star_but_two_hops_can() -> None:
+    # Two stars far apart, each drawn as well as a star can be drawn.
+    pos, src, dst = star(20)
+    pos = np.vstack([pos, pos + 100.0])
+    src, dst = np.r_[src, src + 21], np.r_[dst, dst + 21]
+    assert quality.neighbourhood_preservation(pos, src, dst) < 0.2  # leaves find a sibling before the hub
+    assert quality.neighbourhood_preservation(pos, src, dst, hops=2) == pytest.approx(1.0)
+    assert quality.measure(pos, src, dst).neighbourhood_2hop == pytest.approx(1.0)
+
+
+def test_two_hop_neighbourhood_falls_when_the_stars_are_mixed() -> None:
+    rng = np.random.default_rng(4)
+    pos, src, dst = star(20)
+    pos = np.vstack([pos, pos + 100.0])
+    src, dst = np.r_[src, src + 21], np.r_[dst, dst + 21]
+    mixed = rng.permutation(pos)
+    assert quality.neighbourhood_preservation(mixed, src, dst, hops=2) < 0.7
