@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from visionflow.physics import Backend, Method, SimParams
 from visionflow.physics.reference import repulsion_forces
 
-from .fixtures import layout
+from .fixtures import engine, layout
 
 pytest.importorskip("numba_cuda", reason="numba-cuda is not installed (pip install -e .[gpu])")
 
@@ -120,3 +121,21 @@ def test_workspace_is_reused_across_calls_and_sizes() -> None:
         fresh, _ = device_repulsion(pos)
         np.testing.assert_allclose(reused, fresh, rtol=1e-5, atol=1e-6)
     assert grid.nbytes > 0
+
+
+def test_cuda_engine_switches_to_the_multipole_and_follows_the_reference() -> None:
+    gpu = engine("random", 160, Backend.CUDA, multipole_threshold=160)
+    oracle = engine("random", 160, Backend.REFERENCE)
+    for step in range(3):
+        gpu.step()
+        oracle.step()
+        assert gpu.method is Method.GRID_MULTIPOLE
+        assert np.isfinite(gpu.positions).all()
+        np.testing.assert_allclose(gpu.positions, oracle.positions, rtol=0, atol=1e-3, err_msg=f"step {step}")
+    gpu.remove_nodes(gpu.ids[:1])
+    gpu.step()
+    assert gpu.method is Method.EXACT  # below the threshold again
+    gpu.params = SimParams(cutoff=5.0)
+    gpu.multipole_threshold = 0
+    gpu.step()
+    assert gpu.method is Method.EXACT  # a cutoff is the all-pairs kernel's mask
