@@ -1,13 +1,13 @@
 """CUDA kernels of the grid multipole repulsion: an octree without pointers, built and walked on the device.
 
-Why not a Barnes-Hut tree as on the CPU: building a pointer tree on a GPU needs a global sort
-and a walk whose depth and branching differ from thread to thread. Dense grids of 2**l cells
-per axis, one per level l, need neither: a node's cell at any level is its finest cell's
-coordinates shifted right, every cell's children are eight consecutive rows (cells are stored
-in Morton order), and every thread of a warp walks the same fixed pattern of cells. The price
-is that the finest level is uniform: it adapts to the spread of the nodes, not to clusters,
-which is fine for force layouts (repulsion and gravity keep their density even) and bounded
-by the exact near field otherwise.
+Why not a Barnes-Hut tree as on the CPU: a pointer octree on a GPU needs a radix sort of deep
+Morton codes to build, and its walk branches differently in every thread of a warp. Dense grids
+of 2**l cells per axis, one per level l, need neither: a node's cell at any level is its finest
+cell's coordinates shifted right, every cell's children are eight consecutive rows (cells are
+stored in Morton order), and every thread walks the same fixed pattern of cells. The price is
+that the finest level is uniform: a dense cluster puts many nodes into few cells and makes the
+exact near field longer (slower, not less accurate). Force layouts keep their density fairly
+even (repulsion against gravity), which is where this trade pays.
 
 One step, in launch order (``multipole_gpu.GridMultipole`` runs them):
 
@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 MAX_LEVEL = 8
-"""Finest level at most: 8**8 cells (268 MB of cell rows), so Morton keys fit 24 bits."""
+"""Finest level at most: 8**8 cells (about 300 MB of cell rows over all levels); Morton keys fit 24 bits."""
 SPREAD = 8.0
 """The grid cube is at most this many standard deviations (of the widest axis) wide."""
 MIN_CELL = 1e-3
