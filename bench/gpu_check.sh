@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # GPU check, for a machine with an NVIDIA GPU: the CUDA kernel tests on the real device, then
-# the physics benchmark on the CUDA backend at 10k, 100k and 1M nodes. Under 5 minutes.
+# the physics benchmark on the CUDA backend at 10k, 100k and 1M nodes (with the repulsion method
+# each size gets), then grid multipole against exact all-pairs repulsion at the same sizes: force
+# error and the time of each alone. Under 5 minutes.
 #
 #   bash bench/gpu_check.sh            # from the repository root
 #
@@ -27,7 +29,8 @@ echo "== CUDA kernels against the NumPy reference, on the device"
 if "$PY" -c "import pytest" 2>/dev/null; then
   # --noconftest: the suite's conftest needs server packages a GPU machine may lack.
   timeout 120 "$PY" -m pytest -q -p no:cacheprovider --noconftest -o addopts="" \
-    -W "ignore::numba.core.errors.NumbaPerformanceWarning" tests/unit/physics/test_kernels_gpu.py
+    -W "ignore::numba.core.errors.NumbaPerformanceWarning" tests/unit/physics/test_kernels_gpu.py \
+    tests/unit/physics/test_multipole_gpu.py
 else
   echo "pytest is not installed: skipping the kernel tests"
 fi
@@ -63,5 +66,50 @@ for n in map(int, os.environ["GPU_CHECK_SIZES"].split()):
     report.append({"nodes": n, "edges": graph.edges, "ms_per_step": round(ms, 3), "finite": ok,
                    "method": engine.method.value})
     print(json.dumps(report[-1]), flush=True)
+PY
+echo "== grid multipole against exact all pairs: force error and repulsion time alone, at $GPU_CHECK_SIZES nodes"
+timeout 120 "$PY" - <<'PY'
+import json, math, os, statistics, time
+
+import numpy as np
+from numba import cuda
+
+from visionflow.physics import kernels_gpu as kg
+from visionflow.physics.benchmark import make_graph
+from visionflow.physics.multipole_gpu import GridMultipole
+
+simulator = os.environ["NUMBA_ENABLE_CUDASIM"] == "1"
+repulsion, softening = np.float32(40.0), np.float32(0.25)
+
+
+def timed(launch, repeats):
+    launch()  # compiles
+    samples = []
+    for _ in range(repeats):
+        if not simulator:
+            cuda.synchronize()
+        t = time.perf_counter()
+        launch()
+        if not simulator:
+            cuda.synchronize()
+        samples.append(time.perf_counter() - t)
+    return statistics.median(samples) * 1000
+
+
+for n in map(int, os.environ["GPU_CHECK_SIZES"].split()):
+    pos = cuda.to_device(make_graph("swarm", n, seed=0).start)
+    approx = cuda.device_array((n, 3), np.float32)
+    exact = cuda.device_array((n, 3), np.float32)
+    grid = GridMultipole()
+    blocks = math.ceil(n / kg.TILE)
+    multipole_ms = timed(lambda: grid.repulsion(pos, n, repulsion, softening, approx), 5)
+    exact_ms = timed(lambda: kg.repulsion_exact[blocks, kg.TILE](pos, n, repulsion, softening, np.float32(np.inf),
+                                                                 exact), 3 if n <= 100_000 else 1)
+    a, e = approx.copy_to_host(), exact.copy_to_host()
+    error = np.linalg.norm(a - e, axis=1) / np.maximum(np.linalg.norm(e, axis=1), 1e-30)
+    print(json.dumps({"nodes": n, "level": grid.level, "multipole_ms": round(multipole_ms, 3),
+                      "exact_ms": round(exact_ms, 3), "median_error": float(np.median(error)),
+                      "p99_error": float(np.quantile(error, 0.99)), "max_error": float(error.max()),
+                      "finite": bool(np.isfinite(a).all()), "device_mb": round(grid.nbytes / 2**20, 1)}), flush=True)
 PY
 echo "== done"

@@ -4,7 +4,7 @@
 backend is asked for, so this package needs NumPy and Numba alone.
 """
 
-from visionflow.physics.engine import TREE_THRESHOLD, Backend, Method, PhysicsEngine, StepResult
+from visionflow.physics.engine import MULTIPOLE_THRESHOLD, TREE_THRESHOLD, Backend, Method, PhysicsEngine, StepResult
 from visionflow.physics.params import SimParams
 
-__all__ = ["TREE_THRESHOLD", "Backend", "Method", "PhysicsEngine", "SimParams", "StepResult"]
+__all__ = ["MULTIPOLE_THRESHOLD", "TREE_THRESHOLD", "Backend", "Method", "PhysicsEngine", "SimParams", "StepResult"]

@@ -25,7 +25,7 @@ from visionflow.physics.tree import BarnesHutTree
 from visionflow.swarm.models import ID_MASK
 from visionflow.types import FloatArray, IdArray, Vec3Array
 
-__all__ = ["TREE_THRESHOLD", "Backend", "Method", "PhysicsEngine", "StepResult"]
+__all__ = ["MULTIPOLE_THRESHOLD", "TREE_THRESHOLD", "Backend", "Method", "PhysicsEngine", "StepResult"]
 
 
 StepKernel = Callable[..., float]
@@ -34,6 +34,10 @@ RepulsionKernel = Callable[..., None]
 
 TREE_THRESHOLD = 1024
 """Node count from which Barnes-Hut beats exact all-pairs on the CPU (measured: ``visionflow bench physics``)."""
+MULTIPOLE_THRESHOLD = 32768
+"""Node count from which the CUDA backend uses the grid multipole instead of exact all pairs. An estimate,
+not yet a measurement: all pairs at 32k nodes is about 1e9 pair terms (around a millisecond on an H100),
+while the multipole's dozen or so launches cost a few hundred microseconds at any size."""
 
 
 class Backend(enum.StrEnum):
@@ -50,6 +54,8 @@ class Method(enum.StrEnum):
     EXACT = "exact"
     TREE = "barnes-hut"
     GRID = "cell-list"
+    GRID_MULTIPOLE = "grid-multipole"
+    """CUDA only: monopoles of a hierarchy of uniform grids, exact near field (``kernels_multipole``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +77,13 @@ class PhysicsEngine:
         seed: int = 0,
         parallel_threshold: int = 4096,
         tree_threshold: int = TREE_THRESHOLD,
+        multipole_threshold: int = MULTIPOLE_THRESHOLD,
     ) -> None:
         self.params = params or SimParams()
         self.backend = Backend(backend)
         self.parallel_threshold = parallel_threshold
         self.tree_threshold = tree_threshold
+        self.multipole_threshold = multipole_threshold
         self.method = Method.EXACT
         self._scalar_cache: tuple[SimParams, tuple[np.float32, ...]] | None = None
         self._tree = BarnesHutTree()
@@ -328,7 +336,10 @@ class PhysicsEngine:
     # ------------------------------------------------------------------- step
     def _choose(self) -> Method:
         if self.backend is Backend.CUDA:
-            return Method.EXACT  # tiled all pairs on the device; a cutoff there is a mask
+            # Tiled all pairs on the device, where a cutoff is a mask; the grid multipole for large full-range layouts.
+            if self.params.cutoff > 0 or self._n < self.multipole_threshold:
+                return Method.EXACT
+            return Method.GRID_MULTIPOLE
         if self.params.cutoff > 0:
             return Method.GRID
         if self.backend is Backend.REFERENCE or self._n < self.tree_threshold:
@@ -355,7 +366,7 @@ class PhysicsEngine:
         self.method = method = self._choose()
         energy = 0.0
         if n and self.backend is Backend.CUDA:
-            energy = self._gpu.step(self, warm, max_speed)
+            energy = self._gpu.step(self, warm, max_speed, multipole=method is Method.GRID_MULTIPOLE)
         elif n:
             graph = (self._ptr, self._nbr, self._csr_weight, self._pinned, n)
             dt, repulsion, softening, spring_k, rest_length, gravity, damping, max_force, bounds = self._scalars(p)

@@ -1,5 +1,8 @@
 """GpuStepper: keeps the layout on the CUDA device and runs ``kernels_gpu`` for the engine.
 
+Repulsion is exact all pairs, or for large layouts the grid multipole (``multipole_gpu``), whose
+work arrays stay on the device between steps like everything else here.
+
 State lives on the device between steps; the host copies go up only after something
 changed on the host (nodes, edges, pins, moved positions) and positions and velocities
 come back after every step, because the encoder and the API read them from the host.
@@ -15,6 +18,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from visionflow.physics.engine import PhysicsEngine
+    from visionflow.physics.multipole_gpu import GridMultipole
 
 __all__ = ["GpuStepper", "cuda_available"]
 
@@ -40,6 +44,7 @@ class GpuStepper:
 
         self._cuda: Any = cuda
         self._k: Any = kernels_gpu
+        self._multipole: GridMultipole | None = None
         self._dirty = True
         self._weights_dirty = True
         self._d: dict[str, Any] = {}
@@ -67,8 +72,21 @@ class GpuStepper:
         self._dirty = False
         self._weights_dirty = True
 
-    def step(self, engine: PhysicsEngine, warm: float, max_speed: float) -> float:
-        """One step of ``engine`` on the device; results land in the engine's ``_next`` buffers."""
+    @property
+    def multipole(self) -> GridMultipole:
+        """The grid multipole's workspace, made on first use (small layouts never need it)."""
+        if self._multipole is None:
+            from visionflow.physics.multipole_gpu import GridMultipole
+
+            self._multipole = GridMultipole()
+        return self._multipole
+
+    def step(self, engine: PhysicsEngine, warm: float, max_speed: float, *, multipole: bool = False) -> float:
+        """One step of ``engine`` on the device; results land in the engine's ``_next`` buffers.
+
+        ``multipole``: repulsion by the grid multipole instead of exact all pairs (the engine asks for it only
+        without a cutoff, which the all-pairs kernel applies as a mask).
+        """
         if self._dirty or self._d["pos"].shape[0] != engine.n:
             self._upload(engine)
         d = self._d
@@ -81,8 +99,11 @@ class GpuStepper:
         k = self._k
         grid = max(1, (n + k.TILE - 1) // k.TILE)
         cutoff2 = np.float32(p.cutoff * p.cutoff) if p.cutoff > 0 else np.float32(math.inf)
-        k.repulsion_exact[grid, k.TILE](d["pos"], n, np.float32(p.repulsion), np.float32(p.softening), cutoff2,
-                                        d["force"])  # fmt: skip
+        if multipole:
+            self.multipole.repulsion(d["pos"], n, np.float32(p.repulsion), np.float32(p.softening), d["force"])
+        else:
+            k.repulsion_exact[grid, k.TILE](d["pos"], n, np.float32(p.repulsion), np.float32(p.softening), cutoff2,
+                                            d["force"])  # fmt: skip
         d["energy"].copy_to_device(np.zeros(1, np.float32))
         k.integrate[grid, k.TILE](
             d["pos"], d["vel"], d["pos_next"], d["vel_next"], d["force"], d["ptr"], d["nbr"], d["weight"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["step"]
+__all__ = ["repulsion_forces", "step"]
 
 
 def step(
@@ -42,22 +42,8 @@ def step(
     """
     p = pos[:n].astype(np.float64)
     v = vel[:n].astype(np.float64)
-    diff = p[:, None, :] - p[None, :, :]
-    d2 = np.einsum("ijk,ijk->ij", diff, diff)
     idx = np.arange(n)
-    coincident = d2 < 1e-10
-    np.fill_diagonal(coincident, False)
-    if coincident.any():
-        sign = np.where(idx[:, None] > idx[None, :], 1.0, -1.0)
-        jitter = sign[..., None] * np.array([0.01, 0.007, 0.003])
-        diff = np.where(coincident[..., None], jitter, diff)
-        d2 = np.where(coincident, np.einsum("ijk,ijk->ij", jitter, jitter), d2)
-    r2 = d2 + softening
-    inv = repulsion / (r2 * np.sqrt(r2))
-    np.fill_diagonal(inv, 0.0)
-    if cutoff > 0:
-        inv = np.where(d2 < cutoff * cutoff, inv, 0.0)
-    force = np.einsum("ij,ijk->ik", inv, diff)
+    force = repulsion_forces(p, repulsion, softening, cutoff)
 
     rows = np.repeat(idx, np.diff(ptr[: n + 1]))
     cols = nbr[: len(rows)]
@@ -85,3 +71,31 @@ def step(
     out_vel[:n] = v
     out_pos[:n] = p + v * dt
     return float(0.5 * np.einsum("ij,ij->", v, v))
+
+
+def repulsion_forces(
+    p: npt.NDArray[np.float64], repulsion: float, softening: float, cutoff: float = 0.0
+) -> npt.NDArray[np.float64]:
+    """Repulsion on every node from every other, with the kernels' rule for coincident nodes.
+
+    Separate from ``step`` so that approximate repulsion (tree, grid multipole) can be checked
+    against it force by force, not only through positions after a step.
+    """
+    n = len(p)
+    diff = p[:, None, :] - p[None, :, :]
+    d2 = np.einsum("ijk,ijk->ij", diff, diff)
+    idx = np.arange(n)
+    coincident = d2 < 1e-10
+    np.fill_diagonal(coincident, False)
+    if coincident.any():
+        sign = np.where(idx[:, None] > idx[None, :], 1.0, -1.0)
+        jitter = sign[..., None] * np.array([0.01, 0.007, 0.003])
+        diff = np.where(coincident[..., None], jitter, diff)
+        d2 = np.where(coincident, np.einsum("ijk,ijk->ij", jitter, jitter), d2)
+    r2 = d2 + softening
+    inv = repulsion / (r2 * np.sqrt(r2))
+    np.fill_diagonal(inv, 0.0)
+    if cutoff > 0:
+        inv = np.where(d2 < cutoff * cutoff, inv, 0.0)
+    force: npt.NDArray[np.float64] = np.einsum("ij,ijk->ik", inv, diff)
+    return force

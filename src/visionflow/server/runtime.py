@@ -158,6 +158,7 @@ class Runtime:
         probe.parallel_threshold = 0
         probe.step()
         probe.tree_threshold = 0
+        probe.multipole_threshold = 0  # the CUDA backend's grid multipole
         probe.step()
         probe.parallel_threshold = 10**9
         probe.step()
