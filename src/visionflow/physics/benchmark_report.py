@@ -32,7 +32,10 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
         speed.add_column(column, justify="right" if column not in ("contender", "note") else "left")
     for size in result["sizes"]:
         ours = size["ours"]
-        note = f"{ours['method']}, {ours['bytes_per_node']:.0f} B/node + {ours['bytes_per_edge']:.0f} B/edge"
+        note = (
+            f"{ours['method']}, {ours['bytes_per_node']:.0f} B/node + {ours['bytes_per_edge']:.0f} B/edge held; "
+            f"traced {ours['traced_bytes_per_node']:.0f}, RSS {ours['rss_bytes_per_node']:.0f} B/node"
+        )
         speed.add_row(str(size["nodes"]), str(size["edges"]), "visionflow", _f(ours["ms_per_step"], 4), "1", note)
         for name, peer in size["peers"].items():
             if "skipped" in peer:

@@ -33,6 +33,9 @@ def test_run_reports_our_speed_method_and_memory() -> None:
     assert size["ours"]["ms_per_step"] > 0
     assert size["ours"]["method"] == "exact"
     assert 0 < size["ours"]["bytes_per_node"] < 1000
+    # Everything the engine holds is NumPy memory, so tracing sees at least that much.
+    assert size["ours"]["traced_bytes_per_node"] >= size["ours"]["bytes_per_node"]
+    assert size["ours"]["rss_bytes_per_node"] >= 0
     assert size["peers"] == {}
 
 
