@@ -23,11 +23,23 @@ from numba import cuda as _cuda
 
 cuda: Any = _cuda  # numba-cuda's intrinsics (shared, grid, syncthreads) are not typed
 
-__all__ = ["TILE", "integrate", "repulsion_exact"]
+__all__ = ["TILE", "coincident_push", "integrate", "repulsion_exact"]
 
 TILE = 32 if getattr(config, "ENABLE_CUDASIM", 0) else 128
 """Threads per block, and positions staged in shared memory per tile (fewer on the simulator,
 which runs every thread of a block as a Python thread)."""
+
+
+@cuda.jit(device=True, fastmath=True)
+def coincident_push(ahead, repulsion, softening):  # type: ignore[no-untyped-def]
+    """``kernels_cpu.coincident_push`` restated for the device: ``ahead`` is i > j in the order both sides share."""
+    s = float32(1.0) if ahead else float32(-1.0)
+    jx = s * float32(0.01)
+    jy = s * float32(0.007)
+    jz = s * float32(0.003)
+    r2 = jx * jx + jy * jy + jz * jz + softening
+    inv = repulsion / (r2 * math.sqrt(r2))
+    return jx * inv, jy * inv, jz * inv
 
 
 @cuda.jit(fastmath=True)
@@ -76,15 +88,10 @@ def repulsion_exact(pos, n, repulsion, softening, cutoff2, force):  # type: igno
             dy = yi - pos[j, 1]
             dz = zi - pos[j, 2]
             if j != i and dx * dx + dy * dy + dz * dz < float32(1e-10):
-                s = float32(1.0) if i > j else float32(-1.0)
-                jx = s * float32(0.01)
-                jy = s * float32(0.007)
-                jz = s * float32(0.003)
-                r2 = jx * jx + jy * jy + jz * jz + softening
-                inv = repulsion / (r2 * math.sqrt(r2))
-                fx += jx * inv
-                fy += jy * inv
-                fz += jz * inv
+                px, py, pz = coincident_push(i > j, repulsion, softening)
+                fx += px
+                fy += py
+                fz += pz
     force[i, 0] = fx
     force[i, 1] = fy
     force[i, 2] = fz

@@ -42,7 +42,7 @@ from typing import Any
 from numba import cuda as _cuda
 from numba import float32, float64
 
-from visionflow.physics.kernels_gpu import TILE
+from visionflow.physics.kernels_gpu import TILE, coincident_push
 
 cuda: Any = _cuda  # numba-cuda's intrinsics are not typed
 
@@ -111,6 +111,21 @@ def _cell_coord(x, origin, inv_width, top):  # type: ignore[no-untyped-def]
     return int(v)
 
 
+@cuda.jit(device=True)
+def _reduce_bounds(acc, t):  # type: ignore[no-untyped-def]
+    """Tree reduction of a block's shared rows into column 0: min, max, sum and sum of squares per axis."""
+    stride = TILE // 2
+    while stride > 0:
+        if t < stride:
+            for a in range(3):
+                acc[a, t] = min(acc[a, t], acc[a, t + stride])
+                acc[3 + a, t] = max(acc[3 + a, t], acc[3 + a, t + stride])
+                acc[6 + a, t] += acc[6 + a, t + stride]
+                acc[9 + a, t] += acc[9 + a, t + stride]
+        cuda.syncthreads()
+        stride //= 2
+
+
 @cuda.jit(fastmath=True)
 def bounds_partial(pos, n, partial):  # type: ignore[no-untyped-def]
     """``partial[b]`` = min x y z, max x y z, sum x y z, sum of squares x y z of the nodes block b strides over."""
@@ -131,16 +146,7 @@ def bounds_partial(pos, n, partial):  # type: ignore[no-untyped-def]
             acc[9 + a, t] += v * v
         i += cuda.gridsize(1)
     cuda.syncthreads()
-    stride = TILE // 2
-    while stride > 0:
-        if t < stride:
-            for a in range(3):
-                acc[a, t] = min(acc[a, t], acc[a, t + stride])
-                acc[3 + a, t] = max(acc[3 + a, t], acc[3 + a, t + stride])
-                acc[6 + a, t] += acc[6 + a, t + stride]
-                acc[9 + a, t] += acc[9 + a, t + stride]
-        cuda.syncthreads()
-        stride //= 2
+    _reduce_bounds(acc, t)
     if t < 12:
         partial[cuda.blockIdx.x, t] = acc[t, 0]
 
@@ -165,16 +171,7 @@ def bounds_box(partial, blocks, n, cells_per_axis, box):  # type: ignore[no-unty
             acc[6 + a, t] += float64(partial[b, 6 + a])
             acc[9 + a, t] += float64(partial[b, 9 + a])
     cuda.syncthreads()
-    stride = TILE // 2
-    while stride > 0:
-        if t < stride:
-            for a in range(3):
-                acc[a, t] = min(acc[a, t], acc[a, t + stride])
-                acc[3 + a, t] = max(acc[3 + a, t], acc[3 + a, t + stride])
-                acc[6 + a, t] += acc[6 + a, t + stride]
-                acc[9 + a, t] += acc[9 + a, t + stride]
-        cuda.syncthreads()
-        stride //= 2
+    _reduce_bounds(acc, t)
     if t == 0:
         extent = 0.0
         sigma = 0.0
@@ -346,16 +343,10 @@ def repulsion_multipole(  # type: ignore[no-untyped-def]
                     fy += dy * inv
                     fz += dz * inv
                     if d2 < float32(1e-10) and j != k:
-                        # Coincident nodes: kernels_cpu.coincident_push, restated for the device.
-                        s = float32(1.0) if me > sorted_slot[j] else float32(-1.0)
-                        jx = s * float32(0.01)
-                        jy = s * float32(0.007)
-                        jz = s * float32(0.003)
-                        q2 = jx * jx + jy * jy + jz * jz + softening
-                        push = repulsion / (q2 * math.sqrt(q2))
-                        fx += jx * push
-                        fy += jy * push
-                        fz += jz * push
+                        px, py, pz = coincident_push(me > sorted_slot[j], repulsion, softening)
+                        fx += px
+                        fy += py
+                        fz += pz
     force[me, 0] = fx
     force[me, 1] = fy
     force[me, 2] = fz
