@@ -9,6 +9,10 @@ Options: ``fastmath`` lets LLVM vectorise the float32 pair loop; ``nogil`` lets 
 engine run a large step in a worker thread while the event loop keeps serving; ``cache``
 keeps compiled code on disk between runs. ``parallel`` is used only for large graphs: on
 a 2-core machine a parallel loop stalls whenever the other core is busy.
+
+The serial and parallel kernels are separate functions, not one function jitted twice: Numba's
+disk cache keys compiled code by the function's bytecode and signature, not by its options, so
+a serial and a parallel compilation of one function would overwrite each other's cache entry.
 """
 
 from __future__ import annotations
