@@ -350,8 +350,8 @@ class PhysicsEngine:
         """The kernels' float32 arguments, converted once per parameter set (it is most of a small step's overhead)."""
         cached = self._scalar_cache
         if cached is None or cached[0] is not p:
-            names = ("dt", "repulsion", "softening", "spring_k", "rest_length", "gravity", "damping", "max_force",
-                     "bounds_radius")  # fmt: skip
+            names = ("dt", "repulsion", "softening", "spring_k", "rest_length", "spring_exponent", "gravity",
+                     "damping", "max_force", "bounds_radius")  # fmt: skip
             cached = self._scalar_cache = (p, tuple(np.float32(getattr(p, name)) for name in names))
         return cached[1]
 
@@ -369,12 +369,12 @@ class PhysicsEngine:
             energy = self._gpu.step(self, warm, max_speed, multipole=method is Method.GRID_MULTIPOLE)
         elif n:
             graph = (self._ptr, self._nbr, self._csr_weight, self._pinned, n)
-            dt, repulsion, softening, spring_k, rest_length, gravity, damping, max_force, bounds = self._scalars(p)
+            dt, repulsion, softening, spring_k, rest, exponent, gravity, damping, max_force, bounds = self._scalars(p)
             if self.backend is Backend.REFERENCE:
                 oracle: StepKernel = reference.step
                 energy = oracle(
                     self._pos, self._vel, self._pos_next, self._vel_next, self._soa, *graph, dt, repulsion,
-                    softening, spring_k, rest_length, gravity, damping, max_force, max_speed, np.float32(warm),
+                    softening, spring_k, rest, exponent, gravity, damping, max_force, max_speed, np.float32(warm),
                     bounds, cutoff=p.cutoff,
                 )  # fmt: skip
             elif method is Method.EXACT:
@@ -383,7 +383,7 @@ class PhysicsEngine:
                 )
                 energy = kernel(
                     self._pos, self._vel, self._pos_next, self._vel_next, self._soa, *graph, dt, repulsion,
-                    softening, spring_k, rest_length, gravity, damping, max_force, max_speed, np.float32(warm),
+                    softening, spring_k, rest, exponent, gravity, damping, max_force, max_speed, np.float32(warm),
                     bounds,
                 )  # fmt: skip
             else:
@@ -399,7 +399,7 @@ class PhysicsEngine:
                 )
                 energy = finish(
                     self._pos, self._vel, self._pos_next, self._vel_next, self._soa, self._force, *graph, dt,
-                    spring_k, rest_length, gravity, damping, max_force, max_speed, np.float32(warm), bounds,
+                    spring_k, rest, exponent, gravity, damping, max_force, max_speed, np.float32(warm), bounds,
                 )  # fmt: skip
         if n:
             self._pos, self._pos_next = self._pos_next, self._pos

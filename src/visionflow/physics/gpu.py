@@ -108,8 +108,8 @@ class GpuStepper:
         k.integrate[grid, k.TILE](
             d["pos"], d["vel"], d["pos_next"], d["vel_next"], d["force"], d["ptr"], d["nbr"], d["weight"],
             d["pinned"], n, np.float32(p.dt), np.float32(p.spring_k), np.float32(p.rest_length),
-            np.float32(p.gravity), np.float32(p.damping), np.float32(p.max_force), np.float32(max_speed),
-            np.float32(warm), np.float32(p.bounds_radius), d["energy"],
+            np.float32(p.spring_exponent), np.float32(p.gravity), np.float32(p.damping), np.float32(p.max_force),
+            np.float32(max_speed), np.float32(warm), np.float32(p.bounds_radius), d["energy"],
         )  # fmt: skip
         d["pos"], d["pos_next"] = d["pos_next"], d["pos"]
         d["vel"], d["vel_next"] = d["vel_next"], d["vel"]

@@ -26,7 +26,14 @@ from numba import prange
 
 from visionflow.jit import jit
 
-__all__ = ["coincident_push", "step_parallel", "step_serial", "step_with_repulsion", "step_with_repulsion_serial"]
+__all__ = [
+    "coincident_push",
+    "spring_tension",
+    "step_parallel",
+    "step_serial",
+    "step_with_repulsion",
+    "step_with_repulsion_serial",
+]
 
 F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
@@ -47,6 +54,23 @@ def coincident_push(i: int, j: int, repulsion: float, softening: float) -> tuple
     dz = s * np.float32(0.003)
     inv = repulsion * (dx * dx + dy * dy + dz * dz + softening) ** np.float32(-1.5)
     return dx * inv, dy * inv, dz * inv
+
+
+@jit(fastmath=True, nogil=True, cache=True, inline="always")
+def spring_tension(d: Real, rest_length: Real, exponent: Real) -> Real:
+    """Tension of a unit-stiffness spring stretched to length ``d``: ``L ((d / L) ** a - 1) / a``.
+
+    Its slope at the rest length ``L`` is 1 for every exponent ``a``, so ``spring_k`` means the
+    same stiffness near rest; stretched further it grows as ``d ** a``. ``a`` = 1 is Hooke's
+    law. Below 1, a long edge pulls less than Hooke's would, so one long edge to a far part of
+    the graph drags a node out of its cluster less (see ``SimParams.spring_exponent``).
+    0.5, the default, and 1 have exact fast paths; other exponents cost a ``pow`` per edge.
+    """
+    if exponent == 1.0:
+        return d - rest_length
+    if exponent == 0.5:
+        return 2.0 * (math.sqrt(d * rest_length) - rest_length)
+    return rest_length * ((d / rest_length) ** exponent - 1.0) / exponent
 
 
 @jit(fastmath=True, nogil=True, cache=True, inline="always")
@@ -92,7 +116,7 @@ def _repulsion(
 @jit(fastmath=True, nogil=True, cache=True, inline="always")
 def _local_force(
     i: int, xs: F32, ys: F32, zs: F32, ptr: I64, nbr: I32, weight: F32,
-    spring_k: float, rest_length: float, gravity: float, bounds_radius: float,
+    spring_k: float, rest_length: float, spring_exponent: float, gravity: float, bounds_radius: float,
 ) -> tuple[float, float, float]:  # fmt: skip
     """Springs to node i's neighbours, centre gravity and the soft bounds."""
     xi = xs[i]
@@ -108,7 +132,7 @@ def _local_force(
         dz = zs[j] - zi
         d = math.sqrt(dx * dx + dy * dy + dz * dz)
         if d > 1e-6:
-            f = spring_k * weight[e] * (d - rest_length) / d
+            f = spring_k * weight[e] * spring_tension(d, rest_length, spring_exponent) / d
             fx += dx * f
             fy += dy * f
             fz += dz * f
@@ -171,8 +195,8 @@ def _integrate(
 @jit(fastmath=True, nogil=True, cache=True)
 def step_serial(
     pos: F32, vel: F32, out_pos: F32, out_vel: F32, soa: F32, ptr: I64, nbr: I32, weight: F32, pinned: U8, n: int,
-    dt: float, repulsion: float, softening: float, spring_k: float, rest_length: float, gravity: float,
-    damping: float, max_force: float, max_speed: float, warm: float, bounds_radius: float,
+    dt: float, repulsion: float, softening: float, spring_k: float, rest_length: float, spring_exponent: float,
+    gravity: float, damping: float, max_force: float, max_speed: float, warm: float, bounds_radius: float,
 ) -> float:  # fmt: skip
     """One semi-implicit Euler step for nodes 0..n-1 with exact repulsion; returns the kinetic energy after it."""
     _split(pos, soa, n)
@@ -180,7 +204,8 @@ def step_serial(
     energy = 0.0
     for i in range(n):
         rx, ry, rz = _repulsion(i, xs, ys, zs, n, repulsion, softening)
-        lx, ly, lz = _local_force(i, xs, ys, zs, ptr, nbr, weight, spring_k, rest_length, gravity, bounds_radius)
+        lx, ly, lz = _local_force(i, xs, ys, zs, ptr, nbr, weight, spring_k, rest_length, spring_exponent, gravity,
+                                  bounds_radius)  # fmt: skip
         energy += _integrate(i, pos, vel, out_pos, out_vel, rx + lx, ry + ly, rz + lz, pinned,
                              dt, damping, max_force, max_speed, warm)  # fmt: skip
     return energy
@@ -189,8 +214,8 @@ def step_serial(
 @jit(fastmath=True, nogil=True, parallel=True, cache=True)
 def step_parallel(
     pos: F32, vel: F32, out_pos: F32, out_vel: F32, soa: F32, ptr: I64, nbr: I32, weight: F32, pinned: U8, n: int,
-    dt: float, repulsion: float, softening: float, spring_k: float, rest_length: float, gravity: float,
-    damping: float, max_force: float, max_speed: float, warm: float, bounds_radius: float,
+    dt: float, repulsion: float, softening: float, spring_k: float, rest_length: float, spring_exponent: float,
+    gravity: float, damping: float, max_force: float, max_speed: float, warm: float, bounds_radius: float,
 ) -> float:  # fmt: skip
     """``step_serial`` with nodes spread over threads; each writes only its own rows."""
     _split(pos, soa, n)
@@ -198,7 +223,8 @@ def step_parallel(
     energy = 0.0
     for i in prange(n):
         rx, ry, rz = _repulsion(i, xs, ys, zs, n, repulsion, softening)
-        lx, ly, lz = _local_force(i, xs, ys, zs, ptr, nbr, weight, spring_k, rest_length, gravity, bounds_radius)
+        lx, ly, lz = _local_force(i, xs, ys, zs, ptr, nbr, weight, spring_k, rest_length, spring_exponent, gravity,
+                                  bounds_radius)  # fmt: skip
         energy += _integrate(i, pos, vel, out_pos, out_vel, rx + lx, ry + ly, rz + lz, pinned,
                              dt, damping, max_force, max_speed, warm)  # fmt: skip
     return energy
@@ -207,15 +233,16 @@ def step_parallel(
 @jit(fastmath=True, nogil=True, parallel=True, cache=True)
 def step_with_repulsion(
     pos: F32, vel: F32, out_pos: F32, out_vel: F32, soa: F32, force: F32, ptr: I64, nbr: I32, weight: F32,
-    pinned: U8, n: int, dt: float, spring_k: float, rest_length: float, gravity: float, damping: float,
-    max_force: float, max_speed: float, warm: float, bounds_radius: float,
+    pinned: U8, n: int, dt: float, spring_k: float, rest_length: float, spring_exponent: float, gravity: float,
+    damping: float, max_force: float, max_speed: float, warm: float, bounds_radius: float,
 ) -> float:  # fmt: skip
     """The rest of a step once ``force`` holds each node's repulsion (from the tree or the cell list)."""
     _split(pos, soa, n)
     xs, ys, zs = soa[0], soa[1], soa[2]
     energy = 0.0
     for i in prange(n):
-        lx, ly, lz = _local_force(i, xs, ys, zs, ptr, nbr, weight, spring_k, rest_length, gravity, bounds_radius)
+        lx, ly, lz = _local_force(i, xs, ys, zs, ptr, nbr, weight, spring_k, rest_length, spring_exponent, gravity,
+                                  bounds_radius)  # fmt: skip
         energy += _integrate(i, pos, vel, out_pos, out_vel, force[i, 0] + lx, force[i, 1] + ly, force[i, 2] + lz,
                              pinned, dt, damping, max_force, max_speed, warm)  # fmt: skip
     return energy
@@ -224,15 +251,16 @@ def step_with_repulsion(
 @jit(fastmath=True, nogil=True, cache=True)
 def step_with_repulsion_serial(
     pos: F32, vel: F32, out_pos: F32, out_vel: F32, soa: F32, force: F32, ptr: I64, nbr: I32, weight: F32,
-    pinned: U8, n: int, dt: float, spring_k: float, rest_length: float, gravity: float, damping: float,
-    max_force: float, max_speed: float, warm: float, bounds_radius: float,
+    pinned: U8, n: int, dt: float, spring_k: float, rest_length: float, spring_exponent: float, gravity: float,
+    damping: float, max_force: float, max_speed: float, warm: float, bounds_radius: float,
 ) -> float:  # fmt: skip
     """``step_with_repulsion`` in the calling thread, for graphs too small to be worth waking threads."""
     _split(pos, soa, n)
     xs, ys, zs = soa[0], soa[1], soa[2]
     energy = 0.0
     for i in range(n):
-        lx, ly, lz = _local_force(i, xs, ys, zs, ptr, nbr, weight, spring_k, rest_length, gravity, bounds_radius)
+        lx, ly, lz = _local_force(i, xs, ys, zs, ptr, nbr, weight, spring_k, rest_length, spring_exponent, gravity,
+                                  bounds_radius)  # fmt: skip
         energy += _integrate(i, pos, vel, out_pos, out_vel, force[i, 0] + lx, force[i, 1] + ly, force[i, 2] + lz,
                              pinned, dt, damping, max_force, max_speed, warm)  # fmt: skip
     return energy

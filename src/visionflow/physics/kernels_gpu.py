@@ -23,7 +23,7 @@ from numba import cuda as _cuda
 
 cuda: Any = _cuda  # numba-cuda's intrinsics (shared, grid, syncthreads) are not typed
 
-__all__ = ["TILE", "coincident_push", "integrate", "repulsion_exact"]
+__all__ = ["TILE", "coincident_push", "integrate", "repulsion_exact", "spring_tension"]
 
 TILE = 32 if getattr(config, "ENABLE_CUDASIM", 0) else 128
 """Threads per block, and positions staged in shared memory per tile (fewer on the simulator,
@@ -40,6 +40,16 @@ def coincident_push(ahead, repulsion, softening):  # type: ignore[no-untyped-def
     r2 = jx * jx + jy * jy + jz * jz + softening
     inv = repulsion / (r2 * math.sqrt(r2))
     return jx * inv, jy * inv, jz * inv
+
+
+@cuda.jit(device=True, fastmath=True)
+def spring_tension(d, rest_length, exponent):  # type: ignore[no-untyped-def]
+    """``kernels_cpu.spring_tension`` restated for the device."""
+    if exponent == float32(1.0):
+        return d - rest_length
+    if exponent == float32(0.5):
+        return float32(2.0) * (math.sqrt(d * rest_length) - rest_length)
+    return rest_length * ((d / rest_length) ** exponent - float32(1.0)) / exponent
 
 
 @cuda.jit(fastmath=True)
@@ -100,7 +110,7 @@ def repulsion_exact(pos, n, repulsion, softening, cutoff2, force):  # type: igno
 @cuda.jit(fastmath=True)
 def integrate(  # type: ignore[no-untyped-def]
     pos, vel, out_pos, out_vel, force, ptr, nbr, weight, pinned, n,
-    dt, spring_k, rest_length, gravity, damping, max_force, max_speed, warm, bounds_radius, energy,
+    dt, spring_k, rest_length, spring_exponent, gravity, damping, max_force, max_speed, warm, bounds_radius, energy,
 ):  # fmt: skip
     """Add springs, gravity and bounds to ``force``, then move every node one step."""
     partial = cuda.shared.array(shape=TILE, dtype=float32)
@@ -121,7 +131,7 @@ def integrate(  # type: ignore[no-untyped-def]
             dz = pos[j, 2] - zi
             d = math.sqrt(dx * dx + dy * dy + dz * dz)
             if d > float32(1e-6):
-                f = spring_k * weight[e] * (d - rest_length) / d
+                f = spring_k * weight[e] * spring_tension(d, rest_length, spring_exponent) / d
                 fx += dx * f
                 fy += dy * f
                 fz += dz * f

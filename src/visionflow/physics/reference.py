@@ -9,7 +9,14 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["repulsion_forces", "step"]
+__all__ = ["repulsion_forces", "spring_tension", "step"]
+
+
+def spring_tension(length: npt.NDArray[np.float64], rest_length: float, exponent: float) -> npt.NDArray[np.float64]:
+    """Tension per unit stiffness of springs stretched to ``length`` (``kernels_cpu.spring_tension``)."""
+    if exponent == 1.0:
+        return length - rest_length
+    return rest_length * ((length / rest_length) ** exponent - 1.0) / exponent
 
 
 def step(
@@ -28,6 +35,7 @@ def step(
     softening: float,
     spring_k: float,
     rest_length: float,
+    spring_exponent: float,
     gravity: float,
     damping: float,
     max_force: float,
@@ -50,7 +58,8 @@ def step(
     spring = p[cols] - p[rows]
     length = np.sqrt(np.einsum("ij,ij->i", spring, spring))
     safe = length > 1e-6
-    coeff = np.where(safe, spring_k * weight[: len(rows)] * (length - rest_length) / np.where(safe, length, 1), 0)
+    tension = spring_tension(length, rest_length, spring_exponent)
+    coeff = np.where(safe, spring_k * weight[: len(rows)] * tension / np.where(safe, length, 1), 0)
     np.add.at(force, rows, spring * coeff[:, None])
 
     force -= gravity * p

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from visionflow.errors import ConfigError, PhysicsError
-from visionflow.physics import Backend, PhysicsEngine, SimParams
+from visionflow.physics import Backend, PhysicsEngine, SimParams, kernels_cpu, reference
 from visionflow.physics.params import COOLING_REFERENCE_NODES
 from visionflow.swarm.models import AGENT_FLAG
 
@@ -36,6 +36,39 @@ def test_numba_matches_reference_step_for_step(parallel_threshold: int, n: int, 
         np.testing.assert_allclose(fast.positions, oracle.positions, rtol=1e-4, atol=1e-3, err_msg=f"step {step}")
         np.testing.assert_allclose(fast.velocities, oracle.velocities, rtol=1e-3, atol=1e-3, err_msg=f"step {step}")
         assert ef == pytest.approx(eo, rel=1e-3, abs=1e-6)
+
+
+@pytest.mark.parametrize("exponent", [1.0, 0.7], ids=["hooke", "general-power"])
+def test_every_spring_law_matches_reference(exponent: float) -> None:
+    params = SimParams(spring_exponent=exponent)
+    fast = build(Backend.CPU, 150, 210)
+    oracle = build(Backend.REFERENCE, 150, 210)
+    fast.params = oracle.params = params
+    for step in range(25):
+        fast.step()
+        oracle.step()
+        np.testing.assert_allclose(fast.positions, oracle.positions, rtol=1e-4, atol=1e-3, err_msg=f"step {step}")
+
+
+@pytest.mark.parametrize("exponent", [1.0, 0.5, 0.7, 0.25])
+def test_spring_tension_has_unit_slope_at_rest_and_grows_as_the_power(exponent: float) -> None:
+    rest, h = 4.0, 1e-4
+    lengths = np.array([rest - h, rest, rest + h, 4 * rest, 16 * rest])
+    fast = np.array([kernels_cpu.spring_tension(d, rest, exponent) for d in lengths])
+    np.testing.assert_allclose(fast, reference.spring_tension(lengths, rest, exponent), rtol=1e-9, atol=1e-12)
+    assert fast[1] == 0.0
+    assert (fast[2] - fast[0]) / (2 * h) == pytest.approx(1.0, rel=1e-6)
+    # Stretched, tension + L / a grows as d ** a: 4x the length gives 4 ** a times it.
+    grown = (fast[4] + rest / exponent) / (fast[3] + rest / exponent)
+    assert grown == pytest.approx(4.0**exponent, rel=1e-9)
+
+
+def test_square_root_springs_pull_a_long_edge_less_than_hooke() -> None:
+    hooke = kernels_cpu.spring_tension(40.0, 4.0, 1.0)
+    root = kernels_cpu.spring_tension(40.0, 4.0, 0.5)
+    assert hooke == pytest.approx(36.0)
+    assert root == pytest.approx(2 * (np.sqrt(160.0) - 4.0))
+    assert root < hooke / 2
 
 
 def test_bounds_force_matches_reference() -> None:
@@ -134,6 +167,13 @@ def test_params_name_the_bad_field(field: str, value: object) -> None:
     with pytest.raises(ConfigError) as info:
         SimParams().replace(**{field: value})
     assert info.value.field == field
+
+
+def test_power_springs_need_a_rest_length_and_hooke_springs_do_not() -> None:
+    with pytest.raises(ConfigError) as info:
+        SimParams(rest_length=0.0, spring_exponent=0.5)
+    assert info.value.field == "rest_length"
+    assert SimParams(rest_length=0.0, spring_exponent=1.0).rest_length == 0.0
 
 
 def test_unknown_param_is_rejected() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from visionflow.physics import Backend, SimParams
+from visionflow.physics import Backend, PhysicsEngine, SimParams
 
 from .fixtures import KINDS, engine, node_ids
 
@@ -27,6 +27,16 @@ def _cuda_or_simulator() -> None:
 def test_cuda_step_matches_reference(kind: str) -> None:
     gpu = engine(kind, 40, Backend.CUDA)
     oracle = engine(kind, 40, Backend.REFERENCE)
+    _assert_same_steps(gpu, oracle)
+
+
+@pytest.mark.parametrize("exponent", [1.0, 0.7], ids=["hooke", "general-power"])
+def test_cuda_spring_laws_match_reference(exponent: float) -> None:
+    params = SimParams(spring_exponent=exponent)
+    _assert_same_steps(engine("random", 40, Backend.CUDA, params), engine("random", 40, Backend.REFERENCE, params))
+
+
+def _assert_same_steps(gpu: PhysicsEngine, oracle: PhysicsEngine) -> None:
     for step in range(4):
         eg = gpu.step().kinetic_energy
         eo = oracle.step().kinetic_energy
