@@ -106,6 +106,8 @@ class PhysicsEngine:
         self._csr_weight = np.empty(0, dtype=np.float32)
         self._csr_edge = np.empty(0, dtype=np.int32)
         self.temperature = 1.0
+        self._floor_steps = 0
+        """Steps spent at ``min_temperature`` since the last reheat."""
         self.steps = 0
         self.kinetic_energy = 0.0
 
@@ -405,9 +407,20 @@ class PhysicsEngine:
             self._pos, self._pos_next = self._pos_next, self._pos
             self._vel, self._vel_next = self._vel_next, self._vel
         self.steps += 1
-        self.temperature = max(p.min_temperature, self.temperature * p.cooling_for(n))
+        self._cool(p, n)
         self.kinetic_energy = float(energy)
         return StepResult(self.kinetic_energy, self.temperature, n)
+
+    def _cool(self, p: SimParams, n: int) -> None:
+        """Lower the temperature one step: to the floor, along it for ``floor_steps``, then on toward 0."""
+        rate = p.cooling_for(n)
+        if self.temperature > p.min_temperature:
+            self.temperature = max(p.min_temperature, self.temperature * rate)
+            self._floor_steps = 0
+        elif self._floor_steps >= p.floor_steps(n):
+            self.temperature *= rate
+        else:
+            self._floor_steps += 1
 
     def memory(self) -> dict[str, int]:
         """Bytes the engine holds: ``node`` (per-node arrays and the tree's workspace) and ``edge``."""

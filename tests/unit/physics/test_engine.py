@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
 
 from visionflow.errors import ConfigError, PhysicsError
 from visionflow.physics import Backend, PhysicsEngine, SimParams, kernels_cpu, reference
-from visionflow.physics.params import COOLING_REFERENCE_NODES
+from visionflow.physics.params import COOLING_REFERENCE_NODES, FLOOR_HOLD
 from visionflow.swarm.models import AGENT_FLAG
 
 
@@ -188,6 +189,39 @@ def test_bigger_graphs_cool_more_slowly_to_the_same_number_of_crossings() -> Non
     assert p.cooling < big < 1.0
     # Twice as wide (8x the nodes at one density): twice the steps to reach a temperature.
     assert big**2 == pytest.approx(p.cooling)
+
+
+def test_a_layout_holds_the_floor_temperature_then_freezes_to_rest() -> None:
+    params = SimParams(cooling=0.9, min_temperature=0.05)
+    e = build(Backend.CPU, 120, 160)
+    e.params = params
+    descent = math.ceil(math.log(0.05) / math.log(0.9))
+    assert params.floor_steps(120) == pytest.approx(FLOOR_HOLD * math.log(0.05) / math.log(0.9))
+    for _ in range(descent + int(params.floor_steps(120))):
+        e.step()
+    assert e.temperature == params.min_temperature
+    while not e.settled:
+        e.step()
+        assert e.steps < 1000, "a frozen layout must come to rest"
+    assert e.temperature < params.min_temperature
+
+
+def test_a_reheated_layout_holds_the_floor_again() -> None:
+    e = build(Backend.CPU, 30, 20)
+    e.params = SimParams(cooling=0.9)
+    for _ in range(200):
+        e.step()
+    assert e.temperature < e.params.min_temperature
+    e.reheat()
+    assert e.temperature == e.params.reheat_temperature
+    for _ in range(40):
+        e.step()
+    assert e.temperature == e.params.min_temperature
+
+
+def test_a_layout_that_never_cools_never_freezes() -> None:
+    assert SimParams(cooling=1.0).floor_steps(500) == math.inf
+    assert SimParams(min_temperature=0.0).floor_steps(500) == 0.0
 
 
 def test_the_engine_cools_at_its_size_rate() -> None:
