@@ -63,11 +63,12 @@ class SimParams:
     # Springs are stiff against repulsion so that a node's graph neighbourhood is also its
     # spatial one, and grow as the square root of their stretch so that a few long edges
     # (messages to far agents) do not pull a node out of its group. Chosen with
-    # ``physics.quality`` on the benchmark graphs: on the 10k-node swarm, against Hooke springs
-    # (k 2), this balance (k 3, rest 4, exponent 0.5, repulsion 320, softening 1) raises
-    # one-hop neighbourhood preservation from 0.004 to 0.022 and two-hop from 0.134 to 0.158
-    # at equal stress, for a wider spread of edge lengths (CV 0.48 to 0.67). Length-like values
-    # scale together: distances x s needs repulsion x s^3, softening x s^2, forces and speeds x s.
+    # ``physics.quality`` on the benchmark graphs: on the 10k-node swarm after 2,000 steps,
+    # against Hooke springs (k 2), this balance (k 3, rest 4, exponent 0.5, repulsion 320,
+    # softening 1) raises one-hop neighbourhood preservation from 0.008 to 0.022 and two-hop
+    # from 0.140 to 0.158 at equal stress, for a wider spread of edge lengths (CV 0.50 to 0.67).
+    # Length-like values scale together: distances x s needs repulsion x s^3, softening x s^2,
+    # forces and speeds x s.
     dt: float = 0.05
     repulsion: float = 320.0
     softening: float = 1.0
