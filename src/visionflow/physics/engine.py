@@ -108,6 +108,8 @@ class PhysicsEngine:
         self.temperature = 1.0
         self._floor_steps = 0
         """Steps spent at ``min_temperature`` since the last reheat."""
+        self._cooling_cache: tuple[SimParams, int, float, float] | None = None
+        """(params, node count, cooling rate, floor steps): a cube root and two logarithms saved per step."""
         self.steps = 0
         self.kinetic_energy = 0.0
 
@@ -413,11 +415,14 @@ class PhysicsEngine:
 
     def _cool(self, p: SimParams, n: int) -> None:
         """Lower the temperature one step: to the floor, along it for ``floor_steps``, then on toward 0."""
-        rate = p.cooling_for(n)
+        cached = self._cooling_cache
+        if cached is None or cached[0] is not p or cached[1] != n:
+            cached = self._cooling_cache = (p, n, p.cooling_for(n), p.floor_steps(n))
+        _, _, rate, floor_steps = cached
         if self.temperature > p.min_temperature:
             self.temperature = max(p.min_temperature, self.temperature * rate)
             self._floor_steps = 0
-        elif self._floor_steps >= p.floor_steps(n):
+        elif self._floor_steps >= floor_steps:
             self.temperature *= rate
         else:
             self._floor_steps += 1
