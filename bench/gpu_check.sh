@@ -42,8 +42,8 @@ import json, os, statistics, time
 import numpy as np
 from numba import cuda
 
+from visionflow.bench.physics import make_graph
 from visionflow.physics import Backend, PhysicsEngine
-from visionflow.physics.benchmark import make_graph
 
 report = []
 for n in map(int, os.environ["GPU_CHECK_SIZES"].split()):
@@ -74,8 +74,8 @@ import json, math, os, statistics, time
 import numpy as np
 from numba import cuda
 
+from visionflow.bench.physics import make_graph
 from visionflow.physics import kernels_gpu as kg
-from visionflow.physics.benchmark import make_graph
 from visionflow.physics.multipole_gpu import GridMultipole
 
 simulator = os.environ["NUMBA_ENABLE_CUDASIM"] == "1"
