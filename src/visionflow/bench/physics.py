@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from visionflow.physics.engine import Backend, PhysicsEngine
+from visionflow.physics.backend import Backend
+from visionflow.physics.engine import PhysicsEngine
 from visionflow.physics.params import SimParams
 from visionflow.physics.quality import measure
 

@@ -15,10 +15,9 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from visionflow.errors import ConfigError
+from visionflow.physics.select import PhysicsChoice
 
-__all__ = ["PhysicsChoice", "Settings", "load_settings"]
-
-PhysicsChoice = Literal["auto", "cpu", "cuda", "reference"]
+__all__ = ["Settings", "load_settings"]
 
 
 class _YamlSource(PydanticBaseSettingsSource):

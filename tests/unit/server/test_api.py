@@ -9,7 +9,7 @@ import pytest
 
 from visionflow.observability.metrics import Metrics
 from visionflow.server.app import create_app
-from visionflow.server.runtime import Runtime, resolve_physics
+from visionflow.server.runtime import Runtime
 from visionflow.server.settings import Settings
 
 
@@ -105,10 +105,3 @@ def test_openapi_is_served_and_docs_need_no_cdn(runtime: Runtime) -> None:
     spec = get(runtime, "/openapi.json").json()
     assert "/api/bots/data" in spec["paths"]
     assert get(runtime, "/docs").status_code == 404
-
-
-def test_cuda_request_without_a_device_falls_back_with_a_reason() -> None:
-    choice = resolve_physics("cuda")
-    assert choice.backend.value == "cpu"
-    assert choice.fallback_reason
-    assert resolve_physics("auto").fallback_reason is None
