@@ -140,8 +140,7 @@ class Client:
 
     # ------------------------------------------------------------ transitions
     def _move(self, to: ClientState, *allowed_from: ClientState) -> None:
-        if self.state is ClientState.CLOSED:
-            raise StreamClosedError(self.close_code or CloseCode.ABNORMAL, self.close_reason or "")
+        self.ensure_open()
         if self.state not in allowed_from:
             raise RuntimeError(f"client {self.connection_id}: no move from {self.state.value} to {to.value}")
         self.state = to
