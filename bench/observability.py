@@ -55,11 +55,11 @@ def build(agents: int, trace: tracing.Tracing) -> tuple[Pipeline, Metrics]:
 
 def tick_us(pipeline: Pipeline, ticks: int) -> float:
     for _ in range(200):
-        pipeline.tick_sync()
+        pipeline.tick_inline()
     samples = []
     for _ in range(ticks):
         t = time.perf_counter()
-        pipeline.tick_sync()
+        pipeline.tick_inline()
         samples.append(time.perf_counter() - t)
     return statistics.median(samples) * 1e6
 

@@ -26,6 +26,7 @@ from prometheus_client import CollectorRegistry
 
 from visionflow.observability.metrics import Metrics
 from visionflow.physics import Backend, PhysicsEngine
+from visionflow.protocol import RECORD_SIZE
 from visionflow.server.pipeline import Pipeline
 from visionflow.sources import SimulatedSource
 from visionflow.swarm import SwarmState
@@ -65,10 +66,10 @@ def build(agents: int, backend: Backend) -> Pipeline:
 
 def measure(pipeline: Pipeline, ticks: int, warmup: int) -> dict[str, float]:
     for _ in range(warmup):
-        pipeline.tick_sync()
+        pipeline.tick_inline()
     samples: dict[str, list[float]] = {s: [] for s in STAGES}
     for _ in range(ticks):
-        for stage, seconds in pipeline.tick_sync().as_dict().items():
+        for stage, seconds in pipeline.tick_inline().as_dict().items():
             samples[stage].append(seconds * 1000.0)
     return {stage: statistics.median(values) for stage, values in samples.items()}
 
@@ -97,7 +98,7 @@ def run(sizes: list[int], ticks: int) -> list[dict[str, Any]]:
         ours_pipeline = build(agents, Backend.CPU)
         ours = measure(ours_pipeline, n_ticks, warmup=min(20, n_ticks))
         row: dict[str, Any] = {"agents": agents, "ticks": n_ticks, "ours_ms": ours}
-        row["frame_bytes_full"] = ours_pipeline.engine.n * 28
+        row["frame_bytes_full"] = ours_pipeline.engine.n * RECORD_SIZE
         json_ms = json_encode_ms(ours_pipeline, max(1, 20 // scale))
         row["baseline_encode_json_ms"] = json_ms
         row["encode_ratio"] = json_ms / ours["encode"] if ours["encode"] else None

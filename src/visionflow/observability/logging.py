@@ -8,15 +8,26 @@ so every line carries the same keys.
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
+from collections.abc import Callable
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
 
-__all__ = ["LEVELS", "Category", "JsonFormatter", "configure", "log_event", "parse_level", "parse_spec"]
+__all__ = [
+    "LEVELS",
+    "Category",
+    "JsonFormatter",
+    "RateLimitedLog",
+    "configure",
+    "log_event",
+    "parse_level",
+    "parse_spec",
+]
 
 TRACE = 5
 FATAL = logging.CRITICAL
@@ -56,12 +67,55 @@ def log_event(
     event: str,
     *,
     category: Category = "application",
+    exc_info: bool = False,
     **fields: Any,
 ) -> None:
-    """Log ``event`` with structured ``fields``."""
+    """Log ``event`` with structured ``fields`` (and the exception being handled, with ``exc_info``)."""
     lvl = _LEVELS[level.upper()] if isinstance(level, str) else level
     if logger.isEnabledFor(lvl):
-        logger.log(lvl, event, extra={"event": event, "category": category, "fields": fields})
+        logger.log(lvl, event, exc_info=exc_info, extra={"event": event, "category": category, "fields": fields})
+
+
+class RateLimitedLog:
+    """One event logged at most once per ``interval_s``, however often it happens.
+
+    A loop that overruns or fails every tick would otherwise write sixty lines a second and
+    bury everything else. Occurrences between two lines are counted rather than lost:
+    ``count`` is every occurrence so far, ``unlogged`` those since the last line, so the
+    caller can say in each line how many it stands for.
+    """
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        level: str,
+        event: str,
+        *,
+        category: Category,
+        interval_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.logger = logger
+        self.level = level
+        self.event = event
+        self.category: Category = category
+        self.interval_s = interval_s
+        self._clock = clock
+        self._last = -math.inf
+        self.count = 0
+        self.unlogged = 0
+
+    def __call__(self, *, exc_info: bool = False, **fields: Any) -> bool:
+        """Count one occurrence and log it with ``fields`` if the last line is old enough; True when logged."""
+        self.count += 1
+        now = self._clock()
+        if now - self._last < self.interval_s:
+            self.unlogged += 1
+            return False
+        self._last = now
+        self.unlogged = 0
+        log_event(self.logger, self.level, self.event, category=self.category, exc_info=exc_info, **fields)
+        return True
 
 
 def parse_level(spec: str) -> int:

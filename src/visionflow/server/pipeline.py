@@ -9,6 +9,9 @@ A settled layout goes to rest: once the engine's kinetic energy per node is unde
 it only polls the source a few times a second; membership or link changes, a parameter
 change or a pin (``wake()``) bring it back. Agent metadata that changes at rest (status,
 load) is still sent as text; no position frames go out.
+
+What clients are told besides frames (agent news, snapshots) is ``news.SwarmNews``'s job;
+the JSON the API serves is ``views``'.
 """
 
 from __future__ import annotations
@@ -16,25 +19,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
-from visionflow.observability.logging import log_event
+from visionflow.observability.logging import RateLimitedLog, log_event
 from visionflow.observability.metrics import Metrics
 from visionflow.observability.tracing import Tracing, current_tracing
 from visionflow.physics import PhysicsEngine
-from visionflow.protocol import messages
-from visionflow.protocol.binary import DeltaEncoder
+from visionflow.protocol.binary import RECORD_SIZE, DeltaEncoder
+from visionflow.server.news import SwarmNews
 from visionflow.sources import AgentSource
-from visionflow.stream import Snapshot, StreamHub, TickMessages
-from visionflow.swarm import EventKind, LinkKey, SwarmChanges, SwarmState
+from visionflow.stream import TickMessages
+from visionflow.swarm import EventKind, SwarmChanges, SwarmState
 
-__all__ = ["Pipeline", "TickTimes"]
+__all__ = ["MIN_AWAKE_STEPS", "PhysicsRunner", "Pipeline", "TickSink", "TickTimes", "run_here", "run_in_thread"]
 
 log = logging.getLogger("visionflow.pipeline")
 
@@ -42,6 +44,25 @@ _SAVING_ALPHA = 1.0 / 600.0
 """Weight of one tick in the delta-saving moving average: about 10 s at 60 Hz."""
 MIN_AWAKE_STEPS = 30
 """Steps a woken layout takes before it may rest again (one step after a change moves little)."""
+
+PhysicsRunner = Callable[[Callable[[], None]], Awaitable[None]]
+"""Where a tick runs its physics step: here (``run_here``) or in a worker thread (``run_in_thread``)."""
+
+
+async def run_here(step: Callable[[], None]) -> None:
+    """Run ``step`` in the calling thread; never suspends, so a tick using it can run without a loop."""
+    step()
+
+
+async def run_in_thread(step: Callable[[], None]) -> None:
+    """Run ``step`` in the event loop's default executor, so the loop serves HTTP meanwhile."""
+    await asyncio.get_running_loop().run_in_executor(None, step)
+
+
+class TickSink(Protocol):
+    """Where each tick's messages go: the stream hub, or a recorder in tests."""
+
+    def publish(self, tick: TickMessages) -> None: ...
 
 
 @dataclass(slots=True)
@@ -69,36 +90,8 @@ class TickTimes:
         }
 
 
-@dataclass(slots=True)
-class _PendingMetadata:
-    """Agent and link news not yet sent to clients."""
-
-    upserts: dict[str, None] = field(default_factory=dict)
-    removed: list[int] = field(default_factory=list)
-    links: set[LinkKey] = field(default_factory=set)
-    links_removed: set[LinkKey] = field(default_factory=set)
-    membership: bool = False
-
-    def merge(self, changes: SwarmChanges) -> None:
-        for event in changes.events:
-            if event.kind is EventKind.REMOVED:
-                self.upserts.pop(event.agent_id, None)
-                self.removed.append(event.node_id)
-                self.membership = True
-            else:
-                self.upserts[event.agent_id] = None
-                self.membership |= event.kind is EventKind.ADDED
-        self.links -= changes.links_removed
-        self.links |= changes.links_touched
-        self.links_removed -= changes.links_touched
-        self.links_removed |= changes.links_removed
-
-    def __bool__(self) -> bool:
-        return bool(self.upserts or self.removed or self.links or self.links_removed)
-
-
 class Pipeline:
-    """Runs ticks and serves the state they produce to the API and new clients."""
+    """Runs ticks: reads the source, keeps the engine in step with the swarm, and sends the result."""
 
     def __init__(
         self,
@@ -107,10 +100,10 @@ class Pipeline:
         engine: PhysicsEngine,
         metrics: Metrics,
         *,
-        hub: StreamHub | None = None,
+        news: SwarmNews | None = None,
+        hub: TickSink | None = None,
         tick_hz: float = 60.0,
         delta: DeltaEncoder | None = None,
-        metadata_hz: float = 10.0,
         physics_thread_threshold: int = 20_000,
         rest_poll_hz: float = 4.0,
         clock: Callable[[], float] = time.monotonic,
@@ -118,32 +111,34 @@ class Pipeline:
         tracing: Tracing | None = None,
         slow_tick_ms: float = 10.0,
     ) -> None:
+        """``news`` defaults to one over ``state`` and ``engine`` at 10 Hz of metadata; the runtime
+        passes its own, the one its hub takes snapshots from. ``hub`` gets every tick's messages."""
+        if news is None:
+            news = SwarmNews(state, engine, tick_hz=tick_hz, wall_clock=wall_clock)
+        elif news.state is not state or news.engine is not engine:
+            raise ValueError("news must report on the pipeline's own state and engine")
         self.state = state
         self.source = source
         self.engine = engine
         self.metrics = metrics
+        self.news = news
         self.hub = hub
         self.period = 1.0 / tick_hz
         self.delta = delta or DeltaEncoder()
-        self.metadata_every = max(1, round(tick_hz / metadata_hz))
         self.physics_thread_threshold = physics_thread_threshold
         self._clock = clock
         self._wall = wall_clock
-        self._pending = _PendingMetadata()
-        self._snapshot_cache: tuple[int, int, bytes] | None = None
-        self.seq = 0
         self.last_times = TickTimes()
         self.last_tick_at: float | None = None
-        self.overruns = 0
-        self._last_overrun_log = -math.inf
-        self._failures = 0
-        self._last_failure_log = -math.inf
         self._last_wall: float | None = None
         self.tracing = tracing if tracing is not None else current_tracing()
         self.slow_tick_s = slow_tick_ms / 1000.0
-        self._slow = 0
         self._slowest = 0.0
-        self._last_slow_log = -math.inf
+        """The slowest tick since the last slow-tick line."""
+        self._slow_log = RateLimitedLog(log, "WARN", "slow_tick", category="performance", interval_s=1.0, clock=clock)
+        self._overrun_log = RateLimitedLog(log, "WARN", "tick_overrun", category="performance", interval_s=5.0,
+                                           clock=clock)  # fmt: skip
+        self._failure_log = RateLimitedLog(log, "ERROR", "tick_failed", category="system", interval_s=5.0, clock=clock)
         self._tick_wall = 0.0
         self.last_intensities: np.ndarray[Any, np.dtype[np.float32]] = np.empty(0, dtype=np.float32)
         """Every link's intensity as of the last tick (read by the intensity heatmap at scrape)."""
@@ -156,6 +151,16 @@ class Pipeline:
         self._wake_requested = False
         self._wake_event: asyncio.Event | None = None
         self._woke_at_step = 0
+
+    @property
+    def seq(self) -> int:
+        """The current tick's number, as clients see it on frames and news."""
+        return self.news.seq
+
+    @property
+    def overruns(self) -> int:
+        """Ticks that finished after their deadline, since the start."""
+        return self._overrun_log.count
 
     # ------------------------------------------------------------------ stages
     def run_source(self, now: float) -> None:
@@ -203,12 +208,12 @@ class Pipeline:
         elif len(links):
             self.last_intensities = links.intensities(now)
             engine.set_edge_weights(self.last_intensities)
-        self._pending.merge(changes)
+        self.news.record(changes)
         return changes
 
     def forget_pending_changes(self) -> None:
         """Drop agent news not yet sent (after the initial load: new clients get a snapshot)."""
-        self._pending = _PendingMetadata()
+        self.news.forget()
 
     def run_physics(self) -> None:
         result = self.engine.step()
@@ -217,29 +222,12 @@ class Pipeline:
     def run_encode(self, now: float) -> TickMessages:
         engine = self.engine
         frame, full = self.delta.next_frame(engine.ids, engine.positions, engine.velocities)
-        text: tuple[bytes, ...] = ()
-        pending = self._pending
-        if pending and (pending.membership or self.seq % self.metadata_every == 0):
-            text = (self._changes_message(pending, now),)
-            self._pending = _PendingMetadata()
-        records = len(frame) // 28
+        news = self.news.take(now)
+        records = len(frame) // RECORD_SIZE
         if engine.n:
             self.delta_saving += (1.0 - records / engine.n - self.delta_saving) * _SAVING_ALPHA
+        text = () if news is None else (news,)
         return TickMessages(self.seq, text, frame if records or full else None, full, records)
-
-    def _changes_message(self, pending: _PendingMetadata, now: float) -> bytes:
-        agents = self.state.agents
-        links = self.state.links
-        upserts = [agents[a].to_dict() for a in pending.upserts if a in agents]
-        touched = [link.to_dict() for key in pending.links if (link := links.get(key, now)) is not None]
-        return messages.agents_message(
-            self.seq,
-            full=False,
-            agents=upserts,
-            links=touched,
-            removed=pending.removed,
-            links_removed=sorted(pending.links_removed),
-        ).encode()
 
     def run_broadcast(self, tick: TickMessages) -> None:
         if self.hub is not None:
@@ -260,24 +248,8 @@ class Pipeline:
             event.kind is not EventKind.UPDATED for event in changes.events
         )
 
-    def _rest_tick(self, now: float, t: float, changes: SwarmChanges) -> TickTimes:
-        """A tick at rest: metadata news only, no physics and no frame."""
-        self.last_times.physics = self.last_times.encode = 0.0
-        pending = self._pending
-        if pending:
-            text = (self._changes_message(pending, now),)
-            self._pending = _PendingMetadata()
-            tick = TickMessages(self.seq, text, None, False, 0)
-            t = self._clock()
-            self.run_broadcast(tick)
-            self._timed("broadcast", t)
-        else:
-            self.last_times.broadcast = 0.0
-        self.last_tick_at = self._clock()
-        return self.last_times
-
     def _check_rest(self, changes: SwarmChanges) -> bool:
-        """Whether this tick may skip physics; updates ``resting``."""
+        """Whether this tick may skip physics; ``changes`` that move the layout (or a wake) end rest."""
         if self._wake_requested or self._moves_layout(changes):
             self._woke_at_step = self.engine.steps
             if self.resting:
@@ -285,6 +257,24 @@ class Pipeline:
                 log_event(log, "DEBUG", "layout_woke", category="performance", nodes=self.engine.n)
         self._wake_requested = False
         return self.resting
+
+    def _rest_tick(self, now: float) -> TickTimes:
+        """A tick at rest: news only, no physics and no frame.
+
+        The tick's changes need nothing more here: ``_check_rest`` found none that move the
+        layout, and ``run_swarm`` already put them in the news.
+        """
+        times = self.last_times
+        times.physics = times.encode = 0.0
+        news = self.news.take(now, any_tick=True)
+        if news is None:
+            times.broadcast = 0.0
+        else:
+            t = self._clock()
+            self.run_broadcast(TickMessages(self.seq, (news,), None, False, 0))
+            self._timed("broadcast", t)
+        self.last_tick_at = self._clock()
+        return times
 
     def _after_step(self) -> None:
         awake = self.engine.steps - self._woke_at_step
@@ -301,17 +291,19 @@ class Pipeline:
         setattr(self.last_times, stage, end - start)
         return end
 
-    def _before_physics(self) -> tuple[float, float, SwarmChanges]:
-        self.seq += 1
+    async def tick(self, physics: PhysicsRunner = run_here) -> TickTimes:
+        """One whole tick; ``physics`` says where the step runs (here unless told otherwise)."""
+        self.news.next_tick()
         now = self._wall()
         self._tick_wall = now
         t = self._clock()
         self.run_source(now)
         t = self._timed("source", t)
         changes = self.run_swarm(now)
-        return now, self._timed("swarm", t), changes
-
-    def _after_physics(self, now: float, t: float) -> TickTimes:
+        t = self._timed("swarm", t)
+        if self._check_rest(changes):
+            return self._rest_tick(now)
+        await physics(self.run_physics)
         t = self._timed("physics", t)
         tick = self.run_encode(now)
         t = self._timed("encode", t)
@@ -321,24 +313,27 @@ class Pipeline:
         self._after_step()
         return self.last_times
 
-    async def tick(self) -> TickTimes:
-        """One whole tick; physics runs in a worker thread for large graphs."""
-        now, t, changes = self._before_physics()
-        if self._check_rest(changes):
-            return self._rest_tick(now, t, changes)
-        if self.engine.n >= self.physics_thread_threshold:
-            await asyncio.get_running_loop().run_in_executor(None, self.run_physics)
-        else:
-            self.run_physics()
-        return self._after_physics(now, t)
+    def tick_inline(self) -> TickTimes:
+        """``tick`` in the calling thread, with no event loop needed (benchmarks, tests).
 
-    def tick_sync(self) -> TickTimes:
-        """One whole tick in the calling thread (benchmarks and tests)."""
-        now, t, changes = self._before_physics()
-        if self._check_rest(changes):
-            return self._rest_tick(now, t, changes)
-        self.run_physics()
-        return self._after_physics(now, t)
+        With the physics run here the tick never waits on anything, so its coroutine
+        finishes on its first step.
+        """
+        coroutine = self.tick(run_here)
+        try:
+            coroutine.send(None)
+        except StopIteration as finished:
+            times: TickTimes = finished.value
+            return times
+        coroutine.close()
+        raise RuntimeError("a tick with its physics run here waited on the event loop")
+
+    async def _large_graphs_in_thread(self, step: Callable[[], None]) -> None:
+        """The loop's physics runner: a worker thread from ``physics_thread_threshold`` nodes on."""
+        if self.engine.n >= self.physics_thread_threshold:
+            await run_in_thread(step)
+        else:
+            step()
 
     def _finish(self) -> None:
         total = self.last_times.total
@@ -359,15 +354,11 @@ class Pipeline:
 
         The line describes this tick; ``slow_ticks`` and ``slowest_ms`` cover every slow tick since the last line.
         """
-        self._slow += 1
         self._slowest = max(self._slowest, total)
-        if self.last_tick_at is not None and self.last_tick_at - self._last_slow_log >= 1.0:
-            self._last_slow_log = self.last_tick_at
-            stages = {k: round(v * 1000.0, 3) for k, v in self.last_times.as_dict().items() if k != "total"}
-            log_event(log, "WARN", "slow_tick", category="performance",
-                      processing_time_ms=round(total * 1000.0, 3), agent_count=len(self.state),
-                      slow_ticks=self._slow, slowest_ms=round(self._slowest * 1000.0, 3), stages_ms=stages)  # fmt: skip
-            self._slow = 0
+        stages = {k: round(v * 1000.0, 3) for k, v in self.last_times.as_dict().items() if k != "total"}
+        if self._slow_log(processing_time_ms=round(total * 1000.0, 3), agent_count=len(self.state),
+                          slow_ticks=self._slow_log.unlogged + 1, slowest_ms=round(self._slowest * 1000.0, 3),
+                          stages_ms=stages):  # fmt: skip
             self._slowest = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -381,14 +372,10 @@ class Pipeline:
                     break
                 deadline = self._clock()
             try:
-                await self.tick()
+                await self.tick(self._large_graphs_in_thread)
             except Exception:
                 self.metrics.errors.labels("pipeline").inc()
-                self._failures += 1
-                if self._failures == 1 or self._clock() - self._last_failure_log >= 5.0:
-                    self._last_failure_log = self._clock()
-                    log.exception("tick failed", extra={"event": "tick_failed", "category": "system",
-                                                        "fields": {"failures": self._failures}})  # fmt: skip
+                self._failure_log(exc_info=True, failures=self._failure_log.count + 1)
             deadline += self.period
             now = self._clock()
             if now > deadline:
@@ -407,71 +394,6 @@ class Pipeline:
             waiter.cancel()
 
     def _overrun(self, late: float) -> None:
-        self.overruns += 1
         self.metrics.tick_overruns.inc()
-        now = self._clock()
-        if now - self._last_overrun_log >= 5.0:
-            self._last_overrun_log = now
-            log_event(log, "WARN", "tick_overrun", category="performance",
-                      late_ms=round(late * 1000, 3), tick_ms=round(self.last_times.total * 1000, 3),
-                      overruns=self.overruns, nodes=self.engine.n)  # fmt: skip
-
-    # ------------------------------------------------------------------- views
-    def snapshot(self) -> Snapshot:
-        """Metadata and a full frame of the current state, for clients that join or resync."""
-        engine = self.engine
-        cache = self._snapshot_cache
-        if cache is None or cache[0] != self.state.version or cache[1] != self.seq:
-            now = self._wall()
-            text = messages.agents_message(
-                self.seq,
-                full=True,
-                agents=[a.to_dict() for a in self.state.agents.values()],
-                links=[link.to_dict() for link in self.state.links.links(now)],
-                link_decay_s=self.state.links.decay_tau_s,
-            ).encode()
-            self._snapshot_cache = cache = (self.state.version, self.seq, text)
-        frame = self.delta.full_frame(engine.ids, engine.positions, engine.velocities)
-        return Snapshot(self.seq, cache[2], frame, engine.n)
-
-    def agents_data(self, offset: int = 0, limit: int | None = None) -> dict[str, Any]:
-        """The body of ``GET /api/bots/data``: agents with positions, and edges."""
-        now = self._wall()
-        engine = self.engine
-        agents = list(self.state.agents.values())
-        total = len(agents)
-        page = agents[offset : None if limit is None else offset + limit]
-        ids = np.array([a.node_id for a in page], dtype=np.uint32)
-        slots = engine.slots_of(ids)
-        pos = engine.positions
-        vel = engine.velocities
-        out = []
-        for agent, slot in zip(page, slots.tolist(), strict=True):
-            item = agent.to_dict()
-            if slot >= 0:
-                item["position"] = {
-                    "x": float(pos[slot, 0]),
-                    "y": float(pos[slot, 1]),
-                    "z": float(pos[slot, 2]),
-                }
-                item["velocity"] = {
-                    "x": float(vel[slot, 0]),
-                    "y": float(vel[slot, 1]),
-                    "z": float(vel[slot, 2]),
-                }
-            else:
-                item["position"] = item["velocity"] = None
-            out.append(item)
-        links = self.state.links
-        whole = offset == 0 and len(page) == total
-        chosen = links.links(now) if whole else links.links_touching(ids, now)
-        edges = [link.to_dict() for link in chosen]
-        return {
-            "tick": self.seq,
-            "timestamp": now,
-            "total_agents": total,
-            "offset": offset,
-            "agents": out,
-            "edges": edges,
-            "total_edges": len(links),
-        }
+        self._overrun_log(late_ms=round(late * 1000, 3), tick_ms=round(self.last_times.total * 1000, 3),
+                          overruns=self._overrun_log.count + 1, nodes=self.engine.n)  # fmt: skip

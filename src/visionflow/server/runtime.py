@@ -15,6 +15,7 @@ from visionflow.observability.metrics import Metrics
 from visionflow.physics import PhysicsEngine, SimParams, resolve_physics, warm_up
 from visionflow.protocol.binary import DeltaEncoder
 from visionflow.server.instrumentation import instrument
+from visionflow.server.news import SwarmNews
 from visionflow.server.pipeline import Pipeline
 from visionflow.server.settings import Settings
 from visionflow.sources import AgentSource, MCPSource, MCPTarget, PushIngest, PushSource, SimulatedSource, load_profile
@@ -62,17 +63,8 @@ class Runtime:
         self.source: AgentSource = source or build_source(settings, self.metrics, self.ingest)
         self.physics = resolve_physics(settings.physics)
         self.engine = PhysicsEngine(SimParams(), backend=self.physics.backend, seed=settings.seed)
-        self.pipeline = Pipeline(
-            self.state,
-            self.source,
-            self.engine,
-            self.metrics,
-            tick_hz=settings.tick_hz,
-            delta=DeltaEncoder(threshold=settings.delta_threshold, full_every=settings.full_frame_every),
-            metadata_hz=settings.metadata_hz,
-            physics_thread_threshold=settings.physics_thread_threshold,
-            slow_tick_ms=settings.slow_tick_ms,
-        )
+        # The hub pulls snapshots from the news; the pipeline feeds the news and publishes to the hub.
+        news = SwarmNews(self.state, self.engine, tick_hz=settings.tick_hz, metadata_hz=settings.metadata_hz)
         self.hub = StreamHub(
             HubSettings(
                 host=settings.host,
@@ -84,9 +76,20 @@ class Runtime:
                 compression=settings.compression,
             ),
             self.metrics,
-            self.pipeline.snapshot,
+            news.snapshot,
         )
-        self.pipeline.hub = self.hub
+        self.pipeline = Pipeline(
+            self.state,
+            self.source,
+            self.engine,
+            self.metrics,
+            news=news,
+            hub=self.hub,
+            tick_hz=settings.tick_hz,
+            delta=DeltaEncoder(threshold=settings.delta_threshold, full_every=settings.full_frame_every),
+            physics_thread_threshold=settings.physics_thread_threshold,
+            slow_tick_ms=settings.slow_tick_ms,
+        )
         self.started_at = time.monotonic()
         self._stop = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None

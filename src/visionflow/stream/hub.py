@@ -8,6 +8,11 @@ snapshot and full frame, and if it stays stalled past ``stall_timeout_s`` it is 
 
 Client lifecycle:  SYNCING --snapshot sent--> STREAMING --buffer full--> STALLED
                    STALLED --drained--> SYNCING;  any --closed/timeout--> CLOSED
+(SYNCING --buffer full--> STALLED too: a client can fall behind before its snapshot goes out.)
+
+Each arrow is a method of ``Client`` that checks where the client stands and raises on any
+other move: ``RuntimeError`` for a move the lifecycle does not have (a bug in the hub),
+``StreamClosedError`` (carrying the close code) for anything asked of a closed client.
 """
 
 from __future__ import annotations
@@ -18,20 +23,21 @@ import enum
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from visionflow.errors import FrameError
+from visionflow.errors import FrameError, StreamClosedError
 from visionflow.observability.logging import log_event
 from visionflow.observability.metrics import Metrics
 from visionflow.protocol import messages
 
 __all__ = [
+    "Broadcast",
     "Client",
     "ClientState",
     "CloseCode",
@@ -47,6 +53,8 @@ log = logging.getLogger("visionflow.stream")
 
 class CloseCode(enum.IntEnum):
     GOING_AWAY = 1001
+    ABNORMAL = 1006
+    """Never sent: the connection ended without a closing handshake (a stalled client is cut off)."""
     POLICY = 1008
     TRY_AGAIN_LATER = 1013
 
@@ -56,6 +64,14 @@ class ClientState(enum.Enum):
     STREAMING = "streaming"
     STALLED = "stalled"
     CLOSED = "closed"
+
+
+class Broadcast(Protocol):
+    """Writes one message to many connections without waiting (``websockets.broadcast``; a recorder in tests)."""
+
+    def __call__(
+        self, connections: Iterable[ServerConnection], message: bytes, *, text: bool | None = None
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +113,8 @@ class TickMessages:
 
 @dataclass(slots=True, eq=False)
 class Client:
+    """One connected browser: where it stands in the lifecycle, and what it was sent."""
+
     connection: ServerConnection
     remote: str
     connected_at: float
@@ -106,6 +124,8 @@ class Client:
     frames_dropped: int = 0
     close_reason: str | None = None
     """Set when the server closes the connection; otherwise the close code names the reason."""
+    close_code: int | None = None
+    """The close code, once closed (``CloseCode.ABNORMAL`` when the connection just ended)."""
     connection_id: int = 0
     frame_markers: bool = False
     """Asked for a ``{"type": "frame"}`` marker before every binary frame, not only full ones."""
@@ -118,6 +138,38 @@ class Client:
         transport = self.connection.transport
         return 0 if transport is None or transport.is_closing() else transport.get_write_buffer_size()
 
+    # ------------------------------------------------------------ transitions
+    def _move(self, to: ClientState, *allowed_from: ClientState) -> None:
+        self.ensure_open()
+        if self.state not in allowed_from:
+            raise RuntimeError(f"client {self.connection_id}: no move from {self.state.value} to {to.value}")
+        self.state = to
+
+    def synced(self) -> None:
+        """A snapshot and full frame went out: SYNCING -> STREAMING."""
+        self._move(ClientState.STREAMING, ClientState.SYNCING)
+
+    def stall(self, now: float) -> None:
+        """Its write buffer is over the limit: STREAMING (or SYNCING) -> STALLED, frames dropped from now."""
+        self._move(ClientState.STALLED, ClientState.STREAMING, ClientState.SYNCING)
+        self.stalled_since = now
+
+    def drained(self) -> None:
+        """Its buffer is back under the limit: STALLED -> SYNCING, to be sent a fresh snapshot."""
+        self._move(ClientState.SYNCING, ClientState.STALLED)
+        self.stalled_since = None
+
+    def close(self, code: int, reason: str | None = None) -> None:
+        """Any open state -> CLOSED; ``reason`` is the server's when it closes the connection itself."""
+        self._move(ClientState.CLOSED, ClientState.SYNCING, ClientState.STREAMING, ClientState.STALLED)
+        self.close_code = code
+        self.close_reason = reason
+
+    def ensure_open(self) -> None:
+        """Raise ``StreamClosedError`` (with the close code) if the client is closed."""
+        if self.state is ClientState.CLOSED:
+            raise StreamClosedError(self.close_code or CloseCode.ABNORMAL, self.close_reason or "")
+
 
 _CLOSE_REASONS = {1000: "normal_closure", 1001: "going_away", 1002: "protocol_error", 1003: "protocol_error",
                   1007: "protocol_error", 1008: "policy_violation", 1009: "message_too_big", 1011: "server_error",
@@ -128,7 +180,7 @@ def disconnect_reason(client: Client) -> str:
     """A bounded reason for the disconnections metric and log: the server's, else the close code's."""
     if client.close_reason is not None:
         return client.close_reason
-    code = client.connection.close_code
+    code = client.close_code
     return "abnormal_closure" if code is None else _CLOSE_REASONS.get(code, "other")
 
 
@@ -142,11 +194,14 @@ class StreamHub:
         snapshot: Callable[[], Snapshot],
         *,
         clock: Callable[[], float] = time.monotonic,
+        send: Broadcast = broadcast,
     ) -> None:
+        """``snapshot`` builds what a joining or resyncing client starts from; ``send`` writes to sockets."""
         self.settings = settings
         self.metrics = metrics
         self._snapshot = snapshot
         self._clock = clock
+        self._send = send
         self._clients: dict[ServerConnection, Client] = {}
         self._server: Server | None = None
         self._sent_at: OrderedDict[int, float] = OrderedDict()
@@ -156,7 +211,7 @@ class StreamHub:
     # -------------------------------------------------------------- lifecycle
     async def start(self) -> None:
         self._server = await serve(
-            self._handle,
+            self.handle,
             self.settings.host,
             self.settings.port,
             compression="deflate" if self.settings.compression else None,
@@ -175,7 +230,8 @@ class StreamHub:
         if self._server is None:
             return
         for client in list(self._clients.values()):
-            client.close_reason = "server_shutdown"
+            if client.state is not ClientState.CLOSED:
+                client.close(CloseCode.GOING_AWAY, "server_shutdown")
         self._server.close(close_connections=True)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._server.wait_closed(), timeout=5)
@@ -194,7 +250,8 @@ class StreamHub:
     def clients(self) -> list[Client]:
         return list(self._clients.values())
 
-    async def _handle(self, connection: ServerConnection) -> None:
+    async def handle(self, connection: ServerConnection) -> None:
+        """Serve one connection until it closes: snapshot first, then every tick, and its messages."""
         remote = str(connection.remote_address)
         if len(self._clients) >= self.settings.max_connections:
             self.metrics.websocket_disconnections.inc(1, "server_full")
@@ -207,19 +264,20 @@ class StreamHub:
         client = Client(connection, remote, now, connection_id=self._next_connection_id,
                         allowance=self.settings.max_messages_per_s, allowance_at=now)  # fmt: skip
         self._clients[connection] = client
-        self._sync([client])
-        log_event(log, "DEBUG", "client_connected", remote=remote, clients=len(self._clients))
         try:
+            self._sync([client])
+            log_event(log, "DEBUG", "client_connected", remote=remote, clients=len(self._clients))
             async for raw in connection:
                 if not self._admit(client):
-                    client.close_reason = "rate_limited"
+                    client.close(CloseCode.POLICY, "rate_limited")
                     await connection.close(CloseCode.POLICY, "too many messages")
                     break
                 self._on_message(client, raw)
-        except ConnectionClosed:
-            pass
+        except (ConnectionClosed, StreamClosedError):
+            pass  # the peer went away, or the server closed the client while its messages were read
         finally:
-            client.state = ClientState.CLOSED
+            if client.state is not ClientState.CLOSED:
+                client.close(connection.close_code or CloseCode.ABNORMAL)
             self._clients.pop(connection, None)
             reason = disconnect_reason(client)
             self.metrics.websocket_disconnections.inc(1, reason)
@@ -267,8 +325,10 @@ class StreamHub:
             self._send_now(client, messages.error("unknown_type", f"unknown message type {message['type']!r}").encode())
 
     def _send_now(self, client: Client, text: bytes) -> None:
+        """Answer one client now (pong, errors); dropped like a frame when it is not reading."""
+        client.ensure_open()
         if client.buffered() <= self.settings.max_buffer_bytes:
-            broadcast([client.connection], text, text=True)
+            self._send([client.connection], text, text=True)
             self.metrics.network_sent.inc(len(text))
 
     def _sync(self, clients: list[Client]) -> None:
@@ -276,12 +336,13 @@ class StreamHub:
         snap = self._snapshot()
         conns = [c.connection for c in clients]
         marker = messages.frame_marker(snap.seq, snap.records, full=True).encode()
-        broadcast(conns, snap.agents_json, text=True)
-        broadcast(conns, marker, text=True)
-        broadcast(conns, snap.frame)
+        send = self._send
+        send(conns, snap.agents_json, text=True)
+        send(conns, marker, text=True)
+        send(conns, snap.frame)
         self.metrics.network_sent.inc((len(snap.agents_json) + len(marker) + len(snap.frame)) * len(clients))
         for client in clients:
-            client.state = ClientState.STREAMING
+            client.synced()
             client.frames_sent += 1
         self.metrics.binary_bytes_transmitted.inc(len(snap.frame) * len(clients))
         self.metrics.frames_sent.inc(len(clients))
@@ -297,27 +358,30 @@ class StreamHub:
         marked: list[ServerConnection] = []
         resync: list[Client] = []
         for client in list(self._clients.values()):
-            if client.state is ClientState.CLOSED:
+            state = client.state
+            if state is ClientState.CLOSED:
                 continue
             if client.buffered() > self.settings.max_buffer_bytes:
                 self._drop(client, now)
-            elif client.state is ClientState.STREAMING:
+            elif state is ClientState.STREAMING:
                 ready.append(client.connection)
                 if client.frame_markers:
                     marked.append(client.connection)
                 client.frames_sent += 1
             else:
-                client.stalled_since = None
+                if state is ClientState.STALLED:
+                    client.drained()
                 resync.append(client)
+        send = self._send
         sent = 0
         for text in tick.text:
-            broadcast(ready, text, text=True)
+            send(ready, text, text=True)
             sent += len(text)
         if tick.frame is not None and ready:
             marker = messages.frame_marker(tick.seq, tick.records, full=tick.full).encode()
             with_marker = ready if tick.full else marked
-            broadcast(with_marker, marker, text=True)
-            broadcast(ready, tick.frame)
+            send(with_marker, marker, text=True)
+            send(ready, tick.frame)
             sent += len(tick.frame)
             self.metrics.binary_bytes_transmitted.inc(len(tick.frame) * len(ready))
             self.metrics.frames_sent.inc(len(ready))
@@ -332,15 +396,14 @@ class StreamHub:
         client.frames_dropped += 1
         self.metrics.frames_dropped.inc()
         if client.state is not ClientState.STALLED:
-            client.state = ClientState.STALLED
-            client.stalled_since = now
+            client.stall(now)
             log_event(log, "WARN", "client_stalled", category="performance",
                       remote=client.remote, buffered=client.buffered())  # fmt: skip
         elif client.stalled_since is not None and now - client.stalled_since > self.settings.stall_timeout_s:
-            client.close_reason = "stalled"
-            client.state = ClientState.CLOSED
+            stalled_s = now - client.stalled_since
+            client.close(CloseCode.ABNORMAL, "stalled")
             log_event(log, "WARN", "client_disconnected_stalled", category="performance",
-                      remote=client.remote, stalled_s=round(now - client.stalled_since, 2))  # fmt: skip
+                      remote=client.remote, stalled_s=round(stalled_s, 2))  # fmt: skip
             # A stalled peer will not complete a closing handshake: drop the TCP connection.
             transport = client.connection.transport
             if transport is not None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from visionflow.observability.logging import configure, log_event, parse_spec
+from visionflow.observability.logging import RateLimitedLog, configure, log_event, parse_spec
 
 
 @pytest.fixture(autouse=True)
@@ -59,3 +59,35 @@ def test_file_rotates_by_size(tmp_path: Path) -> None:
         assert p.stat().st_size <= 2048
         assert all(orjson.loads(x)["event"] == "filler" for x in p.read_text().splitlines())
     assert orjson.loads(path.read_text().splitlines()[-1])["i"] == 99
+
+
+def test_a_rate_limited_event_logs_once_per_interval_and_counts_the_rest() -> None:
+    out = io.StringIO()
+    configure("info", out)
+    now = [0.0]
+    overrun = RateLimitedLog(logging.getLogger("visionflow.pipeline"), "WARN", "tick_overrun",
+                             category="performance", interval_s=5.0, clock=lambda: now[0])  # fmt: skip
+    logged = []
+    for t in (0.0, 1.0, 2.0, 4.9, 5.0, 5.1):
+        now[0] = t
+        logged.append(overrun(stands_for=overrun.unlogged + 1))
+    assert logged == [True, False, False, False, True, False]
+    assert overrun.count == 6 and overrun.unlogged == 1
+    lines = [orjson.loads(x) for x in out.getvalue().splitlines()]
+    assert [(x["event"], x["level"], x["category"], x["stands_for"]) for x in lines] == [
+        ("tick_overrun", "WARN", "performance", 1),
+        ("tick_overrun", "WARN", "performance", 4),
+    ]
+
+
+def test_a_rate_limited_event_can_carry_the_exception() -> None:
+    out = io.StringIO()
+    configure("info", out)
+    failed = RateLimitedLog(logging.getLogger("visionflow.pipeline"), "ERROR", "tick_failed",
+                            category="system", interval_s=5.0)  # fmt: skip
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        failed(exc_info=True, failures=1)
+    line = orjson.loads(out.getvalue().splitlines()[-1])
+    assert line["level"] == "ERROR" and line["failures"] == 1 and "RuntimeError: boom" in line["exception"]

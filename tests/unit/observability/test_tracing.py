@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from tests.unit.server.test_pipeline import make
+from tests.fakes import FakeClock
 
 from visionflow.observability import tracing
-from visionflow.observability.metrics import Metrics
+from visionflow.server.pipeline import Pipeline
+
+MakePipeline = Callable[..., Pipeline]
 
 
 @pytest.fixture
@@ -21,11 +23,13 @@ def exporter() -> Iterator[InMemorySpanExporter]:
     tracing.configure_tracing(environ={})
 
 
-def test_traced_ticks_have_one_child_span_per_stage_in_order(metrics: Metrics, exporter: InMemorySpanExporter) -> None:
-    pipeline, _, clock = make(metrics, agents=20, tracing=tracing.current_tracing(), slow_tick_ms=1e6)
+def test_traced_ticks_have_one_child_span_per_stage_in_order(
+    exporter: InMemorySpanExporter, make_pipeline: MakePipeline, clock: FakeClock
+) -> None:
+    pipeline = make_pipeline(agents=20, tracing=tracing.current_tracing(), slow_tick_ms=1e6)
     for _ in range(10):
-        clock.t += 1 / 60
-        pipeline.tick_sync()
+        clock.advance()
+        pipeline.tick_inline()
     spans = exporter.get_finished_spans()
     ticks = [s for s in spans if s.name == "tick"]
     assert [t.attributes["visionflow.tick.seq"] for t in ticks] == [5, 10]  # type: ignore[index]
@@ -40,11 +44,13 @@ def test_traced_ticks_have_one_child_span_per_stage_in_order(metrics: Metrics, e
     assert (tick.end_time or 0) - (tick.start_time or 0) == pytest.approx(expected_ns, abs=10)
 
 
-def test_slow_ticks_are_always_traced(metrics: Metrics, exporter: InMemorySpanExporter) -> None:
-    pipeline, _, clock = make(metrics, agents=20, tracing=tracing.current_tracing(), slow_tick_ms=0.0)
+def test_slow_ticks_are_always_traced(
+    exporter: InMemorySpanExporter, make_pipeline: MakePipeline, clock: FakeClock
+) -> None:
+    pipeline = make_pipeline(agents=20, tracing=tracing.current_tracing(), slow_tick_ms=0.0)
     for _ in range(3):
-        clock.t += 1 / 60
-        pipeline.tick_sync()
+        clock.advance()
+        pipeline.tick_inline()
     assert len([s for s in exporter.get_finished_spans() if s.name == "tick"]) == 3
 
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.unit.server.test_pipeline import make
+from tests.fakes import FakeClock
 
 from visionflow.observability.metrics import Metrics
 from visionflow.physics import PhysicsEngine
 from visionflow.server.instrumentation import WireQuality, instrument, intensity_buckets
+from visionflow.server.pipeline import Pipeline
+
+MakePipeline = Callable[..., Pipeline]
 
 
 def scrape(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -62,12 +66,14 @@ def test_wire_quality_measures_at_most_once_per_interval() -> None:
     assert quality.measure() != first
 
 
-def test_scrape_reports_stage_times_delta_saving_intensities_and_backend(metrics: Metrics) -> None:
-    pipeline, _, clock = make(metrics, agents=60)
+def test_scrape_reports_stage_times_delta_saving_intensities_and_backend(
+    metrics: Metrics, make_pipeline: MakePipeline, clock: FakeClock
+) -> None:
+    pipeline = make_pipeline(agents=60)
     instrument(metrics, pipeline, requested="cuda", backend="cpu", fallback=True)
     for _ in range(40):
-        clock.t += 1 / 60
-        pipeline.tick_sync()
+        clock.advance()
+        pipeline.tick_inline()
     values = scrape(metrics)
     times = pipeline.last_times
     assert values[("visionflow_agent_processing_time_ms", ())] == pytest.approx(
@@ -85,13 +91,13 @@ def test_scrape_reports_stage_times_delta_saving_intensities_and_backend(metrics
     assert values[("visionflow_binary_protocol_accuracy", ())] == 100.0
 
 
-def test_settled_layout_raises_the_delta_saving(metrics: Metrics) -> None:
-    pipeline, _, clock = make(metrics, agents=40)
+def test_settled_layout_raises_the_delta_saving(make_pipeline: MakePipeline, clock: FakeClock) -> None:
+    pipeline = make_pipeline(agents=40)
     for _ in range(3):
-        clock.t += 1 / 60
-        pipeline.tick_sync()
+        clock.advance()
+        pipeline.tick_inline()
     early = pipeline.delta_saving
     for _ in range(600):
-        clock.t += 1 / 60
-        pipeline.tick_sync()
+        clock.advance()
+        pipeline.tick_inline()
     assert pipeline.delta_saving > early

@@ -2,51 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from visionflow.observability.metrics import Metrics
-from visionflow.server.app import create_app
 from visionflow.server.runtime import Runtime
-from visionflow.server.settings import Settings
+
+Api = Callable[..., httpx.Response]
 
 
-@pytest.fixture
-def runtime(metrics: Metrics) -> Iterator[Runtime]:
-    rt = Runtime(Settings(agents=20, seed=2, physics="cpu"), metrics=metrics)
-    asyncio.run(rt.source.start(rt.state, time.time()))
-    rt.pipeline.tick_sync()
-    yield rt
-
-
-def call(rt: Runtime, method: str, path: str, body: Any = None) -> httpx.Response:
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=create_app(rt))
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.request(method, path, json=body)
-
-    return asyncio.run(go())
-
-
-def test_get_params_lists_every_parameter_and_the_backend(runtime: Runtime) -> None:
-    body = call(runtime, "GET", "/api/physics/params").json()
+def test_get_params_lists_every_parameter_and_the_backend(runtime: Runtime, api: Api) -> None:
+    body = api(runtime, "GET", "/api/physics/params").json()
     assert body["params"] == runtime.engine.params.as_dict()
     assert body["backend"] == "cpu"
     assert body["method"] in ("exact", "barnes-hut", "cell-list")
 
 
-def test_patch_changes_params_and_wakes_a_resting_layout(runtime: Runtime) -> None:
+def test_patch_changes_params_and_wakes_a_resting_layout(runtime: Runtime, api: Api) -> None:
     runtime.pipeline.resting = True
-    response = call(runtime, "PATCH", "/api/physics/params", {"theta": 0.5, "gravity": 0.2})
+    response = api(runtime, "PATCH", "/api/physics/params", json={"theta": 0.5, "gravity": 0.2})
     assert response.status_code == 200, response.text
     assert response.json()["params"]["theta"] == 0.5
     assert runtime.engine.params.gravity == 0.2
-    runtime.pipeline.tick_sync()
+    runtime.pipeline.tick_inline()
     assert not runtime.pipeline.resting
 
 
@@ -61,9 +41,11 @@ def test_patch_changes_params_and_wakes_a_resting_layout(runtime: Runtime) -> No
         ({"warmup_steps": 2.5}, "warmup_steps"),
     ],
 )
-def test_bad_patch_is_a_422_naming_the_field_and_changes_nothing(runtime: Runtime, body: Any, field: str) -> None:
+def test_bad_patch_is_a_422_naming_the_field_and_changes_nothing(
+    runtime: Runtime, body: Any, field: str, api: Api
+) -> None:
     before = runtime.engine.params
-    response = call(runtime, "PATCH", "/api/physics/params", body)
+    response = api(runtime, "PATCH", "/api/physics/params", json=body)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][-1] == field
     assert runtime.engine.params is before

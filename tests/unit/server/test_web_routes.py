@@ -1,43 +1,33 @@
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from visionflow.observability.metrics import Metrics
-from visionflow.server.app import create_app
 from visionflow.server.routes.web import WEB_DIR, find_three
 from visionflow.server.runtime import Runtime
-from visionflow.server.settings import Settings
+
+Api = Callable[..., httpx.Response]
 
 
 @pytest.fixture
-def runtime(metrics: Metrics) -> Iterator[Runtime]:
-    yield Runtime(Settings(agents=5, seed=1, ws_port=4321, ws_path="/stream"), metrics=metrics)
+def runtime(make_runtime: Callable[..., Runtime]) -> Runtime:
+    """A runtime as built, before it starts, with its stream on a port and path of its own."""
+    return make_runtime(ticks=0, agents=5, ws_port=4321, ws_path="/stream")
 
 
-def get(rt: Runtime, path: str, headers: dict[str, str] | None = None, method: str = "GET") -> httpx.Response:
-    async def go() -> httpx.Response:
-        transport = httpx.ASGITransport(app=create_app(rt))
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await client.request(method, path, headers=headers)
-
-    return asyncio.run(go())
-
-
-def test_the_page_and_its_modules_are_served(runtime: Runtime) -> None:
-    page = get(runtime, "/")
+def test_the_page_and_its_modules_are_served(runtime: Runtime, api: Api) -> None:
+    page = api(runtime, "GET", "/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert '<script type="importmap">' in page.text and "static/js/main.js" in page.text
-    module = get(runtime, "/static/js/decoder.js")
+    module = api(runtime, "GET", "/static/js/decoder.js")
     assert module.status_code == 200
     assert module.headers["content-type"].startswith("text/javascript")
     assert "export function applyFrame" in module.text
-    assert get(runtime, "/static/css/app.css").headers["content-type"].startswith("text/css")
-    assert get(runtime, "/", method="HEAD").status_code == 200
+    assert api(runtime, "GET", "/static/css/app.css").headers["content-type"].startswith("text/css")
+    assert api(runtime, "HEAD", "/").status_code == 200
 
 
 def test_every_module_the_page_imports_exists() -> None:
@@ -59,19 +49,19 @@ OUTSIDE = [
 
 
 @pytest.mark.parametrize("path", OUTSIDE)
-def test_nothing_outside_the_served_folders_leaks(runtime: Runtime, path: str) -> None:
-    response = get(runtime, path)
+def test_nothing_outside_the_served_folders_leaks(runtime: Runtime, path: str, api: Api) -> None:
+    response = api(runtime, "GET", path)
     assert response.status_code == 404
     assert "def " not in response.text
 
 
 @pytest.mark.skipif(find_three() is None, reason="three.js is not installed in node_modules (npm ci)")
-def test_three_build_and_addons_are_served(runtime: Runtime) -> None:
-    core = get(runtime, "/vendor/three/build/three.core.js")
+def test_three_build_and_addons_are_served(runtime: Runtime, api: Api) -> None:
+    core = api(runtime, "GET", "/vendor/three/build/three.core.js")
     assert core.status_code == 200 and core.headers["content-type"].startswith("text/javascript")
-    module = get(runtime, "/vendor/three/build/three.module.js")
+    module = api(runtime, "GET", "/vendor/three/build/three.module.js")
     assert "./three.core.js" in module.text
-    controls = get(runtime, "/vendor/three/addons/controls/OrbitControls.js")
+    controls = api(runtime, "GET", "/vendor/three/addons/controls/OrbitControls.js")
     assert controls.status_code == 200 and "class OrbitControls" in controls.text
 
 
@@ -85,14 +75,14 @@ def test_find_three_walks_up_and_reports_absence(tmp_path: Path) -> None:
     assert find_three(nested) == tmp_path / "node_modules" / "three"
 
 
-def test_config_names_the_stream(runtime: Runtime) -> None:
-    body = get(runtime, "/api/web/config").json()
+def test_config_names_the_stream(runtime: Runtime, api: Api) -> None:
+    body = api(runtime, "GET", "/api/web/config").json()
     assert body["ws_port"] == 4321 and body["ws_path"] == "/stream"
     assert body["ws_url"] is None, "direct: the page connects to ws_port on its own host"
     assert body["link_decay_s"] == runtime.state.links.decay_tau_s
     assert body["server_time"] > 1.7e9
 
 
-def test_config_behind_a_proxy_is_same_origin(runtime: Runtime) -> None:
-    body = get(runtime, "/api/web/config", headers={"X-Forwarded-For": "10.0.0.1"}).json()
+def test_config_behind_a_proxy_is_same_origin(runtime: Runtime, api: Api) -> None:
+    body = api(runtime, "GET", "/api/web/config", headers={"X-Forwarded-For": "10.0.0.1"}).json()
     assert body["ws_url"] == "/stream"

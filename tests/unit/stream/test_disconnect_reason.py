@@ -12,8 +12,12 @@ from visionflow.stream import Client, disconnect_reason
 
 
 def client(code: int | None, server_reason: str | None = None) -> Client:
-    connection: Any = SimpleNamespace(close_code=code)
-    return Client(connection, "peer", 0.0, close_reason=server_reason)
+    """A client closed with ``code`` (left open when None: the connection just vanished)."""
+    connection: Any = SimpleNamespace(transport=None)
+    closed = Client(connection, "peer", 0.0)
+    if code is not None:
+        closed.close(code, server_reason)
+    return closed
 
 
 @pytest.mark.parametrize(

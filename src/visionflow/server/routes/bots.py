@@ -9,8 +9,9 @@ import numpy as np
 from fastapi import APIRouter, Query
 
 from visionflow.errors import FrameError
-from visionflow.protocol.binary import decode, encode
+from visionflow.protocol.binary import RECORD_SIZE, decode, encode
 from visionflow.server.runtime import Runtime
+from visionflow.server.views import agents_data
 
 __all__ = ["router"]
 
@@ -23,7 +24,8 @@ def router(runtime: Runtime) -> APIRouter:
         offset: Annotated[int, Query(ge=0, description="Skip this many agents")] = 0,
         limit: Annotated[int, Query(ge=1, le=100_000, description="Return at most this many agents")] = 5000,
     ) -> dict[str, Any]:
-        body = runtime.pipeline.agents_data(offset, limit)
+        body = agents_data(runtime.state, runtime.engine, tick=runtime.pipeline.seq, now=time.time(),
+                           offset=offset, limit=limit)  # fmt: skip
         body["source"] = runtime.source.status().to_dict(time.time())
         return body
 
@@ -52,7 +54,7 @@ def router(runtime: Runtime) -> APIRouter:
         return {
             "records": len(frame),
             "bytes": len(data),
-            "record_size": 28,
+            "record_size": RECORD_SIZE,
             "max_abs_error": error,
             "ok": ok,
         }
