@@ -3,8 +3,8 @@
 Repulsion is exact all pairs for small layouts (``kernels``), a Barnes-Hut octree above the tree
 threshold (``tree``) and a uniform-grid cell list when a cutoff is set (``grid``); springs, gravity
 and the integration are the same code for all three. Below the parallel threshold the kernels run
-in the calling thread (all but the cell list's search, which is parallel at any size). Nothing needs uploading: the kernels write the engine's next buffers
-directly, so ``download`` has nothing to do either.
+in the calling thread (all but the cell list's search, which is parallel at any size). Nothing needs
+uploading: the kernels write the engine's next buffers directly, so ``download`` has nothing to do.
 """
 
 from __future__ import annotations
