@@ -294,10 +294,15 @@ class MCPSource:
             delay = min(delay * 2.0, self.backoff_max_s)
 
     async def _sleep(self, seconds: float) -> None:
-        """Sleep, or wake early when a control action asks for a fresh poll."""
+        """Sleep, or wake early when a control action asks for a fresh poll.
+
+        ``asyncio.timeout``, not ``wait_for``: on Python 3.11, ``wait_for`` drops a cancel that
+        lands just as the wake event is set, and ``stop()`` then waited for the poller forever.
+        """
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
 
     def _next_interval(self) -> float:
         self.interval_s = self.poll_busy_s if self._busy else self.poll_idle_s
