@@ -24,8 +24,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.integration.conftest import free_port, start_server
-from tests.promql import ALERTS, DEPLOY, all_expressions, metric_names
+from tests.support.live import free_port, start_server
+from tests.support.promql import ALERTS, DEPLOY, all_expressions, metric_names
 
 T = TypeVar("T")
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 import yaml
-from tests.promql import DEPLOY
+from tests.support.promql import DEPLOY
 
 CONFIG = DEPLOY / "alertmanager" / "alertmanager.yml"
 amtool = pytest.mark.skipif(
