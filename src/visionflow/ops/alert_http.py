@@ -51,9 +51,9 @@ def validate_url(url: str) -> str:
     except ValueError as exc:
         raise ValueError(f"{url!r} is not a valid URL: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r} must be an absolute http:// or https:// URL with a host")
+        raise ValueError(f"URL {url!r} must be absolute, http:// or https://, with a host")
     if parts.fragment:
-        raise ValueError(f"{url!r} must not have a #fragment")
+        raise ValueError(f"URL {url!r} must not have a #fragment")
     return url
 
 
@@ -98,6 +98,9 @@ class _Exchange:
                 return Outcome(None, 0.0, "timed out")
             self._connection = connection
         try:
+            connection.connect()
+            if self._aborted:  # the deadline passed while connecting: send nothing
+                return Outcome(None, _ms_since(started), "timed out")
             connection.request(self.method, target, body=self.body, headers=self.headers)
             response = connection.getresponse()
             status = int(response.status)

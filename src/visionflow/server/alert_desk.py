@@ -95,7 +95,6 @@ class AlertDesk:
         incident = Incident(alert)
         task = asyncio.get_running_loop().create_task(self._run(record, incident))
         self._running[name] = _Run(record["id"], incident, task)
-        task.add_done_callback(lambda _t, k=name: self._running.pop(k, None))  # type: ignore[misc]
         log_event(log, "WARN", "playbook_started", category="system", alertname=str(name)[:_LOGGED_CHARS],
                   instance=str(record["labels"].get("instance", ""))[:_LOGGED_CHARS])  # fmt: skip
 
@@ -117,6 +116,12 @@ class AlertDesk:
         self._bytes += size
         self._evict()
 
+    def _finish(self, record: dict[str, Any]) -> None:
+        """Alerts from now on start a new run (in the same step that shows this one as finished)."""
+        run = self._running.get(record["alertname"])
+        if run is not None and run.record_id == record["id"]:
+            del self._running[record["alertname"]]
+
     def _settle(self, record: dict[str, Any]) -> None:
         """Account for ``record``'s actions, unless it has been forgotten meanwhile."""
         old = self._sizes.get(record["id"])
@@ -127,14 +132,14 @@ class AlertDesk:
 
     def _evict(self) -> None:
         """Forget the oldest until both caps hold; the newest record always stays."""
-        while len(self._alerts) > 1 and (len(self._alerts) > self.keep or self._bytes > self.max_bytes):
+        while len(self._alerts) > 1 and (len(self._alerts) > self.keep or self.stored_bytes > self.max_bytes):
             old = self._alerts.popleft()
             self._bytes -= self._sizes.pop(old["id"])
 
     @property
     def stored_bytes(self) -> int:
-        """The JSON size of every record kept (what ``GET /api/alerts?limit=keep`` would carry)."""
-        return self._bytes
+        """The size of every record kept as one JSON list (the ``alerts`` of ``GET /api/alerts?limit=keep``)."""
+        return self._bytes + max(len(self._alerts) - 1, 0) + 2
 
     # -------------------------------------------------------------- playbooks
     async def _run(self, record: dict[str, Any], incident: Incident) -> None:
@@ -142,12 +147,14 @@ class AlertDesk:
         try:
             actions = await self.playbook.respond(incident)
         except Exception as exc:  # a playbook bug must not take the receiver down; record it instead
+            self._finish(record)
             record["playbook"] = "failed"
             record["actions"].append(Action("playbook_error", False, {"error": repr(exc)}).to_dict())
             log.exception("playbook failed", extra={"event": "playbook_failed", "category": "system",
                                                     "fields": {"alertname": record["alertname"]}})  # fmt: skip
             self._settle(record)
             return
+        self._finish(record)
         record["actions"].extend(a.to_dict() for a in actions)
         record["playbook"] = "done"
         record["coalesced"] = incident.joined
