@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tests.loopback import listener, service
+from tests.support.loopback import listener, service
 
 from visionflow.ops.alert_http import AlertHTTP, Outcome, display_url, validate_url
 

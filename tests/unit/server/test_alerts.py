@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from tests.loopback import BODY_MARKER, Service, listener, service
+from tests.support.loopback import BODY_MARKER, Service, listener, service
 
 from visionflow.observability.metrics import Metrics
 from visionflow.server.app import create_app
