@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+from visionflow.errors import BatchRejectedError
+
 __all__ = ["ReporterStats", "SwarmReporter"]
 
 
@@ -48,10 +50,6 @@ class _Batch:
 
     def body(self) -> bytes:
         return json.dumps({"agents": self.agents, "remove": self.remove, "messages": self.messages}).encode()
-
-
-class _RejectedError(Exception):
-    """The server refused the batch; sending it again would not help."""
 
 
 class SwarmReporter:
@@ -199,7 +197,7 @@ class SwarmReporter:
         while True:
             try:
                 self._post(body)
-            except _RejectedError as exc:
+            except BatchRejectedError as exc:
                 self.stats.rejected += len(batch)
                 self.stats.last_error = str(exc)
                 return
@@ -230,4 +228,4 @@ class SwarmReporter:
         if response.status >= 500 or response.status == 429:
             raise http.client.HTTPException(f"HTTP {response.status}")
         if response.status >= 400:
-            raise _RejectedError(f"HTTP {response.status}: {text[:300].decode(errors='replace')}")
+            raise BatchRejectedError(f"HTTP {response.status}: {text[:300].decode(errors='replace')}")

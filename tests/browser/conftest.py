@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import LiveServer, start_server
+from tests.support.live import LiveServer, start_server
 from visionflow.server.routes.web import find_three
 
 CHROMIUM = Path(os.environ.get("VISIONFLOW_CHROMIUM", "/usr/bin/chromium"))
@@ -39,15 +39,6 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]
     server = start_server(tmp_path_factory.mktemp("web") / "server.log", "--agents", "120", "--seed", "5")
     yield server
     server.stop()
-
-
-class PageErrors:
-    """Console errors and uncaught exceptions a page reported."""
-
-    def __init__(self, page: Page) -> None:
-        self.messages: list[str] = []
-        page.on("console", lambda m: self.messages.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.messages.append(f"uncaught: {e}"))
 
 
 @pytest.fixture

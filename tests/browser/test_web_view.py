@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import PageErrors
-from tests.integration.conftest import LiveServer, free_port, start_server
+from tests.support.browser import PageErrors
+from tests.support.live import LiveServer, free_port, start_server
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 from websockets.sync.client import connect
 
-from tests.integration.conftest import start_server
+from tests.support.live import start_server
 from visionflow.cli import app
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.integration.conftest import LiveServer, start_server
+from tests.support.live import LiveServer, start_server
 from visionflow.protocol.binary import decode
 
 pytestmark = pytest.mark.integration

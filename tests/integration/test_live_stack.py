@@ -3,13 +3,15 @@
 Debian's ``prometheus`` and ``prometheus-alertmanager`` run on loopback with temporary storage.
 The rules are deploy/prometheus/alerts.yml with ServiceDown's ``for`` shortened (a test-only
 copy); Alertmanager runs deploy/alertmanager/alertmanager.yml with its webhooks pointed at a
-second VisionFlow instance, whose playbook probes the app, runs the restart command from its
+second VisionFlow instance and its token file pointed at a temporary one; that instance takes
+alerts only with the token, and its playbook probes the app, runs the restart command from its
 settings and escalates to a local webhook.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import subprocess
 import sys
@@ -24,8 +26,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.integration.conftest import free_port, start_server
-from tests.promql import ALERTS, DEPLOY, all_expressions, metric_names
+from tests.support.live import free_port, start_server
+from tests.support.promql import ALERTS, DEPLOY, all_expressions, metric_names
 
 T = TypeVar("T")
 
@@ -92,6 +94,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 def test_prometheus_scrapes_the_app_and_service_down_reaches_the_receiver(tmp_path: Path, escalation_url: str) -> None:
     marker = tmp_path / "restart-ran"
+    token = "live-stack-" + secrets.token_hex(16)
+    (tmp_path / "webhook-token").write_text(token + "\n")
     app = start_server(tmp_path / "app.log", "--agents", "50", "--seed", "2")
     receiver = start_server(
         tmp_path / "receiver.log",
@@ -101,6 +105,7 @@ def test_prometheus_scrapes_the_app_and_service_down_reaches_the_receiver(tmp_pa
             "VISIONFLOW_ALERT_RESTART_COMMAND": f"{sys.executable} -c \"open('{marker}', 'w').write('ran')\"",
             "VISIONFLOW_ALERT_RESTART_WAIT_S": "0.5",
             "VISIONFLOW_ALERT_ESCALATION_URL": escalation_url,
+            "VISIONFLOW_ALERT_WEBHOOK_TOKEN": token,
         },
     )  # fmt: skip
     processes: list[subprocess.Popen[bytes]] = []
@@ -115,6 +120,8 @@ def test_prometheus_scrapes_the_app_and_service_down_reaches_the_receiver(tmp_pa
         for rcv in am["receivers"]:
             for hook in rcv["webhook_configs"]:
                 hook["url"] = receiver.http + "/api/alerts"
+                assert hook["http_config"]["authorization"]["type"] == "Bearer"
+                hook["http_config"]["authorization"]["credentials_file"] = str(tmp_path / "webhook-token")
         (tmp_path / "alertmanager.yml").write_text(yaml.safe_dump(am))
         processes.append(spawn(["prometheus-alertmanager", f"--config.file={tmp_path / 'alertmanager.yml'}",
                                 f"--storage.path={tmp_path / 'am-data'}", f"--web.listen-address=127.0.0.1:{am_port}",
@@ -162,6 +169,10 @@ def test_prometheus_scrapes_the_app_and_service_down_reaches_the_receiver(tmp_pa
             names |= metric_names(expr)
         for name in sorted(names):
             assert results(name), f"Prometheus has no {name}"
+
+        # The receiver refuses alerts without the token Alertmanager reads from its file.
+        unsigned = {"status": "firing", "alerts": [{"status": "firing", "labels": {"alertname": "ServiceDown"}}]}
+        assert httpx.post(receiver.http + "/api/alerts", json=unsigned, timeout=10).status_code == 401
 
         # Stopping the app fires ServiceDown, which reaches the receiver through Alertmanager.
         app.stop()

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.integration.conftest import LiveServer, free_port, start_server
+from tests.support.live import LiveServer, free_port, start_server
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect
 
-from tests.integration.conftest import LiveServer
-from tests.promql import SYNTHETIC, all_expressions, metric_names
+from tests.support.live import LiveServer
+from tests.support.promql import SYNTHETIC, all_expressions, metric_names
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import start_server
+from tests.support.live import start_server
 from visionflow.client import SwarmReporter
 
 pytestmark = pytest.mark.integration

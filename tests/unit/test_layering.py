@@ -41,9 +41,12 @@ LAYER_OF = {
     "visionflow.physics": "physics",
     "visionflow.protocol": "protocol",
     "visionflow.stream": "stream",
-    # The alert playbook, and the log queries it collects recent errors with, are operator modules the server
-    # runs on Alertmanager's webhook, so they sit in the server's layer; every other ops module is a command on top.
+    # The alert playbook, its HTTP and limit helpers and the log queries it collects recent errors with are
+    # operator modules the server runs on Alertmanager's webhook, so they sit in the server's layer; every other
+    # ops module is a command on top.
     "visionflow.ops.playbook": "server",
+    "visionflow.ops.alert_http": "server",
+    "visionflow.ops.alert_limits": "server",
     "visionflow.ops.logs": "server",
     "visionflow.server": "server",
     "visionflow.ops": "top",

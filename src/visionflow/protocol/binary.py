@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from visionflow.errors import FrameError
+from visionflow.errors import ConfigError, FrameError
 from visionflow.protocol.packing import pack_delta
 from visionflow.swarm.models import AGENT_FLAG, ID_MASK, KNOWLEDGE_FLAG
 from visionflow.types import IdArray, Vec3Array
@@ -152,9 +152,9 @@ class DeltaEncoder:
 
     def __init__(self, *, threshold: float = 0.01, full_every: int = 60) -> None:
         if threshold < 0:
-            raise ValueError("threshold must be >= 0")
+            raise ConfigError("delta_threshold", "must be >= 0")
         if full_every < 1:
-            raise ValueError("full_every must be >= 1")
+            raise ConfigError("full_frame_every", "must be >= 1")
         self.threshold = threshold
         self.full_every = full_every
         self._words = np.zeros((1024, 7), dtype="<u4")

@@ -15,6 +15,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from visionflow.errors import ConfigError
+from visionflow.ops.alert_http import validate_url
 from visionflow.physics.select import PhysicsChoice
 
 __all__ = ["Settings", "load_settings"]
@@ -90,6 +91,10 @@ class Settings(BaseSettings):
     """With tracing on (``OTEL_EXPORTER_OTLP_ENDPOINT``), trace every N-th tick plus every slow one."""
     alert_health_urls: tuple[str, ...] = ()
     """Health endpoints the ServiceDown playbook probes (JSON list in the environment)."""
+    alert_known_instances: dict[str, str] = Field(default_factory=dict)
+    """Alert ``instance`` label -> health URL to probe for it, or ``self`` for this server (JSON object).
+
+    The label is only looked up here; it never becomes part of a URL."""
     alert_restart_command: str | None = None
     """Command the playbook runs to restart the service (split like a shell line, run without a shell)."""
     alert_restart_wait_s: float = Field(5.0, ge=0, le=600)
@@ -97,13 +102,48 @@ class Settings(BaseSettings):
     """HighErrorRate restarts the service when the log holds more errors than this in 5 minutes."""
     alert_escalation_url: str | None = None
     """Webhook that receives escalations (alerts the playbook could not resolve)."""
+    alert_restart_max_per_hour: int = Field(3, ge=0, le=1000)
+    """Restart-command runs allowed in any hour, whatever alerts ask (0: never restart)."""
+    alert_escalation_max_per_hour: int = Field(10, ge=0, le=1000)
+    alert_http_timeout_s: float = Field(5.0, gt=0, le=120)
+    """Deadline of one health probe or escalation post, from queueing to the status line."""
+    alert_webhook_token: str | None = Field(None, min_length=16)
+    """Bearer token Alertmanager must send to ``POST /api/alerts``; unset, only loopback clients may post."""
+    alert_max_alerts_per_post: int = Field(1000, ge=1, le=100_000)
+    alert_max_value_chars: int = Field(4096, ge=64, le=1 << 20)
+    """Longest label or annotation name or value (and any other string) an alert may carry."""
+    alert_max_body_bytes: int = Field(2 << 20, ge=1024, le=256 << 20)
     alerts_kept: int = Field(1000, ge=1, le=1_000_000)
+    alert_store_max_bytes: int = Field(16 << 20, ge=64 << 10, le=1 << 30)
+    """Received alerts are forgotten, oldest first, beyond ``alerts_kept`` or this many bytes of JSON."""
 
     @field_validator("ws_path")
     @classmethod
     def _path_starts_with_slash(cls, value: str) -> str:
         if not value.startswith("/"):
             raise ValueError("must start with '/'")
+        return value
+
+    @field_validator("alert_health_urls")
+    @classmethod
+    def _health_urls_are_http(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for url in value:
+            validate_url(url)
+        return value
+
+    @field_validator("alert_escalation_url")
+    @classmethod
+    def _escalation_url_is_http(cls, value: str | None) -> str | None:
+        return None if value is None else validate_url(value)
+
+    @field_validator("alert_known_instances")
+    @classmethod
+    def _known_instances_name_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        for instance, target in value.items():
+            if not instance:
+                raise ValueError("instance names must not be empty")
+            if target != "self":
+                validate_url(target)
         return value
 
     @model_validator(mode="after")

@@ -1,9 +1,10 @@
 """Where agents come from: the simulator, MCP orchestrators, and pushed updates."""
 
+from visionflow.errors import ControlError, IngestConflictError, MalformedResultError
 from visionflow.sources.base import AgentSource, SourceStatus
-from visionflow.sources.mapping import BUILTIN_PROFILES, MalformedResultError, ProfileMapping, load_profile
-from visionflow.sources.mcp import ControlError, MCPSource, MCPTarget
-from visionflow.sources.push import IngestConflictError, PushIngest, PushSource, UpdateBatch
+from visionflow.sources.mcp import MCPSource, MCPTarget
+from visionflow.sources.profile import BUILTIN_PROFILES, ProfileMapping, load_profile
+from visionflow.sources.push import PushIngest, PushSource, UpdateBatch
 from visionflow.sources.simulated import SimulatedSource
 
 __all__ = [

@@ -1,39 +1,38 @@
-"""Tool mappings: which orchestrator tools to call and how their JSON maps onto ``Agent``.
+"""Reading tool results with a profile: JSON text to ``AgentRecord``s, ``TaskRecord``s and messages.
 
-A mapping is YAML (see ``profiles/``). Each section names a tool, where the list sits in
-its JSON result (a dotted ``path``), and for every Agent field the result keys to try in
-order. Reading a result never raises on a bad value: a field of the wrong type falls back
-to its default, a key the mapping does not name is kept in ``Agent.metadata``, and only a
-result whose overall shape is wrong raises ``MalformedResultError`` so the caller can count it
-and keep the last good state.
+A profile (``profile.py``) says where the list sits in a result and which keys feed each
+Agent field. Reading a result never raises on a bad value: a field of the wrong type falls
+back to its default (the raw value kept in metadata), a key the profile does not name is
+kept in ``Agent.metadata``, and only a result whose overall shape is wrong raises
+``MalformedResultError``, so the caller can count it and keep the last good state. Status
+and type words are read with the swarm's one vocabulary, like every other source's.
 """
 
 from __future__ import annotations
 
 import math
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict
 
-from visionflow.errors import ConfigError, SourceError
-from visionflow.swarm import Agent, AgentStatus, AgentType
+from visionflow.errors import MalformedResultError
+from visionflow.sources.profile import FieldSpec, ToolSpec
+from visionflow.swarm import (
+    ORCHESTRATOR_TYPE,
+    Agent,
+    AgentStatus,
+    AgentType,
+    foreign_type_name,
+    parse_status,
+    parse_type,
+)
 
 __all__ = [
-    "BUILTIN_PROFILES",
+    "MAX_ID_CHARS",
     "AgentRecord",
-    "ControlSpec",
-    "FieldSpec",
-    "MalformedResultError",
-    "ProfileMapping",
     "TaskRecord",
-    "ToolSpec",
-    "agent_status",
-    "agent_type",
-    "load_profile",
     "map_agents",
     "map_messages",
     "map_records",
@@ -41,114 +40,10 @@ __all__ = [
     "parse_json_text",
 ]
 
-_PROFILE_DIR = Path(__file__).with_name("profiles")
-BUILTIN_PROFILES = ("claude-flow", "ruv-swarm")
-
 MAX_ID_CHARS = 256
+"""Ids and names longer than this are not ids: the record is skipped (or the field defaulted)."""
 
 
-class MalformedResultError(SourceError):
-    """A tool result whose shape does not match the mapping (not JSON, wrong types, too large)."""
-
-
-class FieldSpec(BaseModel):
-    """Result keys to try in order, and a factor applied to numbers (health 0-1 -> 0-100)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    keys: tuple[str, ...] = Field(min_length=1)
-    scale: float = 1.0
-
-
-def _field_specs(value: Any) -> Any:
-    """Accept the short forms ``[a, b]`` and ``a`` as well as ``{keys: [...], scale: ...}``."""
-    if not isinstance(value, dict):
-        return value
-    out: dict[str, Any] = {}
-    for name, spec in value.items():
-        if isinstance(spec, str):
-            out[name] = {"keys": [spec]}
-        elif isinstance(spec, list):
-            out[name] = {"keys": spec}
-        else:
-            out[name] = spec
-    return out
-
-
-class ToolSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    tool: str = Field(min_length=1)
-    arguments: dict[str, Any] = Field(default_factory=dict)
-    path: str = ""
-    fields: dict[str, FieldSpec] = Field(default_factory=dict)
-
-    @field_validator("fields", mode="before")
-    @classmethod
-    def _short_forms(cls, value: Any) -> Any:
-        return _field_specs(value)
-
-
-class ControlSpec(BaseModel):
-    """A control action: the tool, and which tool argument each of our request fields becomes."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    tool: str = Field(min_length=1)
-    arguments: dict[str, str] = Field(default_factory=dict)
-
-
-_AGENT_FIELDS = frozenset(
-    {"id", "name", "type", "status", "health", "cpu", "memory_mb", "workload", "tokens", "token_rate",
-     "current_task", "tasks_active", "tasks_completed", "success_rate", "swarm_id", "parent_id", "created_at"}
-)  # fmt: skip
-
-
-class ProfileMapping(BaseModel):
-    """One orchestrator's tools and field names."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    name: str
-    agents: ToolSpec
-    tasks: ToolSpec | None = None
-    metrics: ToolSpec | None = None
-    messages: ToolSpec | None = None
-    status: ToolSpec | None = None
-    extra_status: tuple[ToolSpec, ...] = ()
-    control: dict[str, ControlSpec] = Field(default_factory=dict)
-    busy_statuses: tuple[str, ...] = ("busy", "active")
-
-    @field_validator("agents")
-    @classmethod
-    def _agents_have_ids(cls, spec: ToolSpec) -> ToolSpec:
-        if "id" not in spec.fields:
-            raise ValueError("agents.fields must map 'id'")
-        unknown = set(spec.fields) - _AGENT_FIELDS
-        if unknown:
-            raise ValueError(f"agents.fields has unknown Agent fields: {sorted(unknown)}")
-        return spec
-
-    def tools(self) -> list[ToolSpec]:
-        """Every tool a poll calls, agents first."""
-        optional = [self.tasks, self.metrics, self.messages, self.status, *self.extra_status]
-        return [self.agents, *(spec for spec in optional if spec is not None)]
-
-
-def load_profile(spec: str) -> ProfileMapping:
-    """A built-in profile by name, or a YAML file by path; ``ConfigError`` names what is wrong."""
-    path = _PROFILE_DIR / f"{spec}.yaml" if spec in BUILTIN_PROFILES else Path(spec)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError("mcp_profile", f"cannot read {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError("mcp_profile", f"{path} is not valid YAML: {exc}") from None
-    try:
-        return ProfileMapping.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError("mcp_profile", f"{path}: {where}: {first['msg']}") from None
-
-
-# ------------------------------------------------------------------ results
 def parse_json_text(texts: list[str], max_bytes: int) -> Any:
     """The JSON a tool returned as text; several blocks are joined. Raises ``MalformedResultError``."""
     total = sum(len(t) for t in texts)
@@ -219,55 +114,9 @@ def _timestamp(value: Any) -> float | None:
     return number / 1000.0 if number > 1e11 else number  # milliseconds since the epoch
 
 
-_STATUS_ALIASES = {
-    "working": AgentStatus.BUSY, "running": AgentStatus.BUSY, "executing": AgentStatus.BUSY,
-    "spawning": AgentStatus.INITIALIZING, "starting": AgentStatus.INITIALIZING, "pending": AgentStatus.INITIALIZING,
-    "registered": AgentStatus.INITIALIZING, "ready": AgentStatus.IDLE, "available": AgentStatus.IDLE,
-    "completed": AgentStatus.IDLE, "done": AgentStatus.IDLE, "waiting": AgentStatus.IDLE,
-    "failed": AgentStatus.ERROR, "errored": AgentStatus.ERROR, "unhealthy": AgentStatus.ERROR,
-    "stopping": AgentStatus.TERMINATING, "stopped": AgentStatus.OFFLINE, "terminated": AgentStatus.OFFLINE,
-    "dead": AgentStatus.OFFLINE, "paused": AgentStatus.OFFLINE,
-}  # fmt: skip
-
-_TYPE_HINTS = (
-    ("queen", AgentType.QUEEN), ("coordinator", AgentType.COORDINATOR), ("architect", AgentType.ARCHITECT),
-    ("review", AgentType.REVIEWER), ("test", AgentType.TESTER), ("research", AgentType.RESEARCHER),
-    ("analy", AgentType.ANALYST), ("optimi", AgentType.OPTIMIZER), ("perf", AgentType.OPTIMIZER),
-    ("doc", AgentType.DOCUMENTER), ("monitor", AgentType.MONITOR), ("cod", AgentType.CODER),
-    ("develop", AgentType.CODER), ("engineer", AgentType.CODER),
-)  # fmt: skip
-
-
-def agent_status(value: Any) -> AgentStatus | None:
-    """Our status for an orchestrator's word for it; None when there is no sensible match."""
-    if not isinstance(value, str):
-        return None
-    word = value.strip().lower()
-    try:
-        return AgentStatus(word)
-    except ValueError:
-        return _STATUS_ALIASES.get(word)
-
-
-def agent_type(value: Any) -> AgentType:
-    """Our type for an orchestrator's type name (``hierarchical-coordinator`` -> coordinator)."""
-    if not isinstance(value, str):
-        return AgentType.SPECIALIST
-    word = value.strip().lower()
-    try:
-        return AgentType(word)
-    except ValueError:
-        pass
-    for hint, kind in _TYPE_HINTS:
-        if hint in word:
-            return kind
-    return AgentType.SPECIALIST
-
-
 _INT_FIELDS = frozenset({"tokens", "tasks_active", "tasks_completed"})
 _FLOAT_FIELDS = frozenset({"health", "cpu", "memory_mb", "workload", "token_rate", "success_rate"})
 _TEXT_FIELDS = frozenset({"current_task", "swarm_id", "parent_id"})
-_TYPE_VALUES = frozenset(t.value for t in AgentType)
 
 
 class AgentRecord(BaseModel):
@@ -315,9 +164,9 @@ def map_records(items: list[Any], spec: ToolSpec) -> tuple[dict[str, dict[str, A
 def _coerce(name: str, raw: Any, scale: float) -> Any:
     """An Agent field's value from a raw result value, or None when it cannot be one."""
     if name == "status":
-        return agent_status(raw)
+        return parse_status(raw)
     if name == "type":
-        return agent_type(raw)
+        return parse_type(raw)
     if name == "name":
         return _identifier(raw)
     if name in _TEXT_FIELDS:
@@ -363,8 +212,8 @@ def map_agents(
                 metadata[f"raw_{name}"] = raw  # kept so nothing the orchestrator said is lost
             else:
                 fields[name] = value
-            if name == "type" and isinstance(raw, str) and raw.strip().lower() not in _TYPE_VALUES:
-                metadata["orchestrator_type"] = raw  # the original name, when ours is an approximation
+            if name == "type" and (foreign := foreign_type_name(raw)) is not None:
+                metadata[ORCHESTRATOR_TYPE] = foreign  # the original name, when ours is an approximation
         if "status" in values and fields.get("status") is None and isinstance(values["status"][0], str):
             fields["status"] = AgentStatus.IDLE
         fields.setdefault("name", agent_id)

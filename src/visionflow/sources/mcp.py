@@ -31,25 +31,25 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult, TextContent
 
-from visionflow.errors import ConfigError, SourceError
+from visionflow.errors import (
+    ConfigError,
+    ControlFailedError,
+    ControlTimeoutError,
+    ControlUnavailableError,
+    ControlUnsupportedError,
+    MalformedResultError,
+    ToolFailedError,
+)
 from visionflow.observability.logging import log_event
 from visionflow.observability.metrics import Metrics
 from visionflow.observability.tracing import span
 from visionflow.sources.base import SourceStatus
-from visionflow.sources.mapping import (
-    MalformedResultError,
-    ProfileMapping,
-    TaskRecord,
-    ToolSpec,
-    map_agents,
-    map_messages,
-    map_tasks,
-    parse_json_text,
-)
+from visionflow.sources.mapping import TaskRecord, map_agents, map_messages, map_tasks, parse_json_text
+from visionflow.sources.profile import ProfileMapping, ToolSpec
 from visionflow.sources.snapshot import OrchestratorSnapshot, SnapshotApplier, observed_links
 from visionflow.swarm import SwarmState
 
-__all__ = ["ControlError", "MCPSource", "MCPTarget", "ToolCaller"]
+__all__ = ["MCPSource", "MCPTarget", "ToolCaller"]
 
 log = logging.getLogger("visionflow.sources.mcp")
 
@@ -65,15 +65,6 @@ class ToolCaller(Protocol):
 
 
 ConnectFactory = Callable[[], AbstractAsyncContextManager[ToolCaller]]
-
-
-class ControlError(SourceError):
-    """A control action could not be carried out; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,10 +285,15 @@ class MCPSource:
             delay = min(delay * 2.0, self.backoff_max_s)
 
     async def _sleep(self, seconds: float) -> None:
-        """Sleep, or wake early when a control action asks for a fresh poll."""
+        """Sleep, or wake early when a control action asks for a fresh poll.
+
+        ``asyncio.timeout``, not ``wait_for``: on Python 3.11, ``wait_for`` drops a cancel that
+        lands just as the wake event is set, and ``stop()`` then waited for the poller forever.
+        """
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
 
     def _next_interval(self) -> float:
         self.interval_s = self.poll_busy_s if self._busy else self.poll_idle_s
@@ -314,10 +310,10 @@ class MCPSource:
         except MCPError as exc:
             if exc.code in (CONNECTION_CLOSED, REQUEST_TIMEOUT):
                 raise
-            raise _ToolFailedError(f"{spec.tool}: {exc.message}") from None
+            raise ToolFailedError(f"{spec.tool}: {exc.message}") from None
         texts = _result_texts(result)
         if result.is_error:
-            raise _ToolFailedError(f"{spec.tool}: {' '.join(texts)[:300] or 'error without text'}")
+            raise ToolFailedError(f"{spec.tool}: {' '.join(texts)[:300] or 'error without text'}")
         if not texts and result.structured_content is not None:
             return result.structured_content
         try:
@@ -334,7 +330,7 @@ class MCPSource:
         except MalformedResultError as exc:
             self._count_error("malformed", str(exc), tool=spec.tool)
             return self._last_good.get(spec.tool)
-        except _ToolFailedError as exc:
+        except ToolFailedError as exc:
             self._count_error("tool", str(exc), tool=spec.tool)
             return self._last_good.get(spec.tool)
         self._last_good[spec.tool] = payload
@@ -345,7 +341,7 @@ class MCPSource:
         started = time.perf_counter()
         try:
             agents_payload = await self._call_json(client, profile.agents)
-        except (MalformedResultError, _ToolFailedError) as exc:
+        except (MalformedResultError, ToolFailedError) as exc:
             self._count_error("malformed" if isinstance(exc, MalformedResultError) else "tool", str(exc),
                               tool=profile.agents.tool)  # fmt: skip
             return
@@ -367,7 +363,7 @@ class MCPSource:
             self.swarm_status = {k: v for k, v in status_payload.items() if isinstance(v, str | int | float | bool)}
         self.polls += 1
         self.last_update = snapshot.fetched_at
-        self._busy = snapshot.busy
+        self._busy = snapshot.busy(profile.busy_statuses)
         self._pending = snapshot
 
     def _map(self, agents_payload: Any, metrics_payload: Any, tasks_payload: Any, messages_payload: Any
@@ -400,31 +396,32 @@ class MCPSource:
 
     # ---------------------------------------------------------------- control
     async def control(self, action: str, values: dict[str, Any], extra: dict[str, Any]) -> Any:
-        """Run a control action (``initialize_swarm``, ``spawn_agent``) over the live session."""
+        """Run a control action (``initialize_swarm``, ``spawn_agent``) over the live session.
+
+        Raises a ``ControlError`` whose class says why not: no such tool in the profile, no
+        session, the tool failed, or it did not answer in time.
+        """
         spec = self.profile.control.get(action)
         if spec is None:
-            raise ControlError(501, f"profile {self.profile.name!r} has no {action!r} tool")
+            raise ControlUnsupportedError(f"profile {self.profile.name!r} has no {action!r} tool")
         client = self._client
         if client is None:
-            raise ControlError(503, "the MCP orchestrator is not connected")
+            raise ControlUnavailableError("the MCP orchestrator is not connected")
         arguments = {spec.arguments.get(k, k): v for k, v in values.items() if v is not None}
         arguments.update(extra)
         try:
             payload = await self._call_json(client, ToolSpec(tool=spec.tool, arguments=arguments))
-        except (MalformedResultError, _ToolFailedError) as exc:
-            raise ControlError(502, str(exc)) from None
+        except (MalformedResultError, ToolFailedError) as exc:
+            raise ControlFailedError(str(exc)) from None
         except MCPError as exc:
-            raise ControlError(504 if exc.code == REQUEST_TIMEOUT else 502, f"{spec.tool}: {exc.message}") from None
+            failed = ControlTimeoutError if exc.code == REQUEST_TIMEOUT else ControlFailedError
+            raise failed(f"{spec.tool}: {exc.message}") from None
         except TimeoutError:
-            raise ControlError(504, f"{spec.tool}: no answer in {self.timeout_s:g} s") from None
+            raise ControlTimeoutError(f"{spec.tool}: no answer in {self.timeout_s:g} s") from None
         if isinstance(payload, dict) and payload.get("success") is False:
-            raise ControlError(502, f"{spec.tool}: {payload.get('error', 'failed')}")
+            raise ControlFailedError(f"{spec.tool}: {payload.get('error', 'failed')}")
         self._wake.set()  # show the result on the next frame, not after an idle interval
         return payload
-
-
-class _ToolFailedError(SourceError):
-    """The orchestrator answered, but with an error (unknown tool, bad arguments, failure)."""
 
 
 def _is_timeout(exc: BaseException) -> bool:

@@ -20,12 +20,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from visionflow.errors import IngestConflictError
 from visionflow.observability.metrics import Metrics
 from visionflow.sources.base import SourceStatus
-from visionflow.sources.mapping import agent_type
-from visionflow.swarm import Agent, AgentStatus, SwarmState
+from visionflow.swarm import ORCHESTRATOR_TYPE, Agent, AgentStatus, SwarmState, foreign_type_name, parse_type
 
-__all__ = ["AgentUpsert", "IngestConflictError", "MessageItem", "PushIngest", "PushSource", "UpdateBatch"]
+__all__ = ["AgentUpsert", "MessageItem", "PushIngest", "PushSource", "UpdateBatch"]
 
 AgentId = Annotated[
     str,
@@ -89,15 +89,6 @@ class UpdateBatch(BaseModel):
         return len(self.agents) + len(self.remove) + len(self.messages)
 
 
-class IngestConflictError(ValueError):
-    """A batch names an agent that another source owns; ``loc`` points at the item."""
-
-    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
-        super().__init__(message)
-        self.loc = loc
-        self.message = message
-
-
 _FIELDS = tuple(name for name in AgentUpsert.model_fields if name not in ("id", "type", "metadata"))
 
 
@@ -157,12 +148,13 @@ class PushIngest:
         given = {name: getattr(upsert, name) for name in upsert.model_fields_set if name in _FIELDS}
         existing = state.get(upsert.id)
         if existing is None:
-            agent = Agent(id=upsert.id, name=upsert.name or upsert.id, type=agent_type(upsert.type), created_at=now)
+            agent = Agent(id=upsert.id, name=upsert.name or upsert.id, type=parse_type(upsert.type), created_at=now)
             for name, value in given.items():
                 if value is not None:
                     setattr(agent, name, value)
-            if upsert.type is not None and agent.type.value != upsert.type:
-                agent.metadata["orchestrator_type"] = upsert.type
+            foreign = foreign_type_name(upsert.type)
+            if foreign is not None:
+                agent.metadata[ORCHESTRATOR_TYPE] = foreign
             if upsert.metadata:
                 agent.metadata.update(upsert.metadata)
             state.add(agent)
@@ -175,7 +167,7 @@ class PushIngest:
             if name in given and given[name] is None:
                 del given[name]  # null means "unknown", not "zero"
         if upsert.type is not None:
-            given["type"] = agent_type(upsert.type)
+            given["type"] = parse_type(upsert.type)
         if upsert.metadata:
             existing.metadata.update(upsert.metadata)
         state.update(upsert.id, **given)

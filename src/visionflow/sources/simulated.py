@@ -13,8 +13,9 @@ import random
 
 import numpy as np
 
+from visionflow.errors import ConfigError
 from visionflow.sources.base import SourceStatus
-from visionflow.swarm import Agent, AgentStatus, AgentType, SwarmState
+from visionflow.swarm import Agent, AgentStatus, AgentType, SwarmState, is_busy
 
 __all__ = ["MAX_AGENTS", "SimulatedSource"]
 
@@ -63,7 +64,7 @@ class SimulatedSource:
         activity_cap: int = 5_000,
     ) -> None:
         if not 1 <= agents <= MAX_AGENTS:
-            raise ValueError(f"agents must be between 1 and {MAX_AGENTS}, got {agents}")
+            raise ConfigError("agents", f"must be between 1 and {MAX_AGENTS}, got {agents}")
         self.target = agents
         self.seed = seed
         self.rates = {
@@ -220,7 +221,7 @@ class SimulatedSource:
 
     def _drift(self, state: SwarmState) -> None:
         agent = state.agents[self._pick()]
-        busy = agent.status in (AgentStatus.BUSY, AgentStatus.ACTIVE)
+        busy = is_busy(agent.status)
         target_cpu = 70.0 if busy else 8.0
         gauss = self._random.gauss
         agent.cpu = _clamp(agent.cpu + 0.3 * (target_cpu - agent.cpu) + gauss(0, 5), 0.0, 100.0)

@@ -13,12 +13,12 @@ those links are marked ``inferred``.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from visionflow.sources.mapping import AgentRecord, TaskRecord
-from visionflow.swarm import Agent, AgentType, SwarmState
+from visionflow.swarm import BUSY_STATUSES, Agent, AgentStatus, AgentType, SwarmState
 
 __all__ = ["LinkObservation", "OrchestratorSnapshot", "SnapshotApplier", "observed_links"]
 
@@ -45,9 +45,9 @@ class OrchestratorSnapshot:
     fetched_at: float = 0.0
     status: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def busy(self) -> bool:
-        return any(str(r.fields.get("status", "")) in ("busy", "active") for r in self.agents)
+    def busy(self, statuses: Collection[AgentStatus] = BUSY_STATUSES) -> bool:
+        """True while any agent has one of ``statuses`` (a profile's ``busy_statuses``)."""
+        return any(r.fields.get("status") in statuses for r in self.agents)
 
 
 def _task_links(tasks: Iterable[TaskRecord], known: set[str]) -> list[LinkObservation]:

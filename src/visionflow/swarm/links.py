@@ -13,9 +13,10 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from visionflow.errors import ConfigError
 from visionflow.swarm.models import Link
 
-__all__ = ["LinkKey", "LinkTable"]
+__all__ = ["LinkKey", "LinkTable", "link_key"]
 
 T = TypeVar("T", bound=np.generic)
 
@@ -24,6 +25,7 @@ LinkKey = tuple[str, str]
 
 
 def link_key(a: str, b: str) -> LinkKey:
+    """The one key of the link between ``a`` and ``b``, whichever of them sent."""
     return (a, b) if a <= b else (b, a)
 
 
@@ -39,9 +41,9 @@ class LinkTable:
         capacity: int = 256,
     ) -> None:
         if decay_tau_s <= 0:
-            raise ValueError("decay_tau_s must be positive")
+            raise ConfigError("decay_tau_s", "must be positive")
         if not 0 < gain <= 1:
-            raise ValueError("gain must be in (0, 1]")
+            raise ConfigError("gain", "must be in (0, 1]")
         self.decay_tau_s = decay_tau_s
         self.gain = gain
         self.min_intensity = min_intensity

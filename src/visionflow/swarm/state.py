@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from visionflow.swarm.links import LinkKey, LinkTable
+from visionflow.errors import ImmutableFieldError, SwarmFullError, UnknownAgentError
+from visionflow.swarm.links import LinkKey, LinkTable, link_key
 from visionflow.swarm.models import ID_MASK, Agent, agent_node_id, node_index
 
 __all__ = ["EventKind", "SwarmChanges", "SwarmEvent", "SwarmState"]
@@ -59,6 +60,8 @@ class SwarmChanges:
 
 SwarmListener = Callable[[SwarmEvent], None]
 
+_IDENTITY = frozenset({"id", "node_id"})
+
 
 class SwarmState:
     """Agents, links and the change log between drains."""
@@ -99,7 +102,7 @@ class SwarmState:
         if self._free:
             return heapq.heappop(self._free)
         if self._next_index > ID_MASK:
-            raise OverflowError("more than 2**30 live agents")
+            raise SwarmFullError("more than 2**30 live agents")
         index = self._next_index
         self._next_index += 1
         return index
@@ -127,11 +130,17 @@ class SwarmState:
         target.node_id = node_id
 
     def update(self, agent_id: str, **fields: Any) -> Agent:
-        """Change some of an agent's fields and record that it changed."""
-        agent = self.agents[agent_id]
+        """Change some of an agent's fields and record that it changed.
+
+        Raises ``UnknownAgentError`` for an id not in the swarm and ``ImmutableFieldError`` for
+        ``id`` or ``node_id`` (an agent's identity); either way nothing is changed.
+        """
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            raise UnknownAgentError(agent_id)
+        if not _IDENTITY.isdisjoint(fields):
+            raise ImmutableFieldError(next(name for name in fields if name in _IDENTITY))
         for name, value in fields.items():
-            if name in ("id", "node_id"):
-                raise ValueError(f"{name} cannot be changed")
             setattr(agent, name, value)
         self.touch(agent)
         return agent
@@ -169,7 +178,7 @@ class SwarmState:
         if a is None or b is None or a is b:
             return False
         self.links.record_message(sender, receiver, a.node_id, b.node_id, now, nbytes, inferred=inferred)
-        key = (sender, receiver) if sender <= receiver else (receiver, sender)
+        key = link_key(sender, receiver)
         self._changes.links_touched.add(key)
         self._changes.links_removed.discard(key)
         self.version += 1

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 import yaml
-from tests.promql import DEPLOY
+from tests.support.promql import DEPLOY
 
 CONFIG = DEPLOY / "alertmanager" / "alertmanager.yml"
 amtool = pytest.mark.skipif(
@@ -45,3 +45,13 @@ def test_every_receiver_posts_to_visionflows_alert_receiver() -> None:
     for receiver in config["receivers"]:
         urls = [hook["url"] for hook in receiver["webhook_configs"]]
         assert urls and all(url.endswith("/api/alerts") for url in urls), receiver["name"]
+
+
+def test_every_receiver_sends_the_webhook_token_from_a_file() -> None:
+    config = yaml.safe_load(CONFIG.read_text())
+    for receiver in config["receivers"]:
+        for hook in receiver["webhook_configs"]:
+            authorization = hook["http_config"]["authorization"]
+            assert authorization["type"] == "Bearer", receiver["name"]
+            assert authorization["credentials_file"].startswith("/"), receiver["name"]
+            assert "credentials" not in authorization  # never the token itself in the file

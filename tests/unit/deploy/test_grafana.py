@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import yaml
-from tests.promql import DASHBOARDS, DEPLOY
+from tests.support.promql import DASHBOARDS, DEPLOY
 
 GRAFANA = DEPLOY / "grafana"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.promql import ALERTS, DEPLOY, metric_names, rule_expressions
+from tests.support.promql import ALERTS, DEPLOY, metric_names, rule_expressions
 
 PROMETHEUS = DEPLOY / "prometheus"
 MANUAL_RULES = {

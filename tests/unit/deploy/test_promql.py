@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.promql import metric_names
+from tests.support.promql import metric_names
 
 
 def test_names_functions_labels_durations_and_keywords_are_told_apart() -> None:

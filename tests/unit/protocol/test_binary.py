@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
+from typing import Any
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from visionflow.errors import FrameError
+from visionflow.errors import ConfigError, FrameError
 from visionflow.protocol.binary import RECORD_SIZE, DeltaEncoder, FrameEncoder, decode, encode
 from visionflow.swarm.models import AGENT_FLAG, KNOWLEDGE_FLAG
 
@@ -141,3 +142,11 @@ class TestDeltaEncoder:
         pos = np.vstack([self.pos, np.zeros((1, 3), np.float32)])
         frame, _ = delta.next_frame(ids, pos, np.zeros_like(pos))
         assert sorted(decode(frame).indices.tolist()) == [1, 5000]
+
+    @pytest.mark.parametrize(
+        ("kwargs", "field"), [({"threshold": -0.1}, "delta_threshold"), ({"full_every": 0}, "full_frame_every")]
+    )
+    def test_settings_out_of_range_name_the_setting(self, kwargs: dict[str, Any], field: str) -> None:
+        with pytest.raises(ConfigError) as info:
+            DeltaEncoder(**kwargs)
+        assert info.value.field == field

@@ -70,3 +70,31 @@ def test_bad_yaml_is_reported(tmp_path: Path) -> None:
         load_settings(config=config)
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings(config=tmp_path / "missing.yaml")
+
+
+def test_alert_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VISIONFLOW_ALERT_WEBHOOK_TOKEN", "0123456789abcdef-token")
+    monkeypatch.setenv("VISIONFLOW_ALERT_KNOWN_INSTANCES",
+                       '{"127.0.0.1:8080": "self", "app:8080": "http://10.0.0.6:8080/api/health"}')  # fmt: skip
+    s = load_settings()
+    assert s.alert_webhook_token == "0123456789abcdef-token"
+    assert s.alert_known_instances == {"127.0.0.1:8080": "self", "app:8080": "http://10.0.0.6:8080/api/health"}
+    assert (s.alert_restart_max_per_hour, s.alert_escalation_max_per_hour) == (3, 10)
+
+
+@pytest.mark.parametrize(
+    ("flags", "field"),
+    [
+        ({"alert_webhook_token": "short"}, "alert_webhook_token"),
+        ({"alert_known_instances": {"app:1": "app:1/api/health"}}, "alert_known_instances"),
+        ({"alert_known_instances": {"": "self"}}, "alert_known_instances"),
+        ({"alert_health_urls": ["file:///etc/passwd"]}, "alert_health_urls"),
+        ({"alert_escalation_url": "gopher://127.0.0.1/"}, "alert_escalation_url"),
+        ({"alert_restart_max_per_hour": -1}, "alert_restart_max_per_hour"),
+        ({"alert_max_body_bytes": 10}, "alert_max_body_bytes"),
+    ],
+)
+def test_bad_alert_settings_name_the_setting(flags: dict[str, object], field: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(flags)
+    assert info.value.field == field

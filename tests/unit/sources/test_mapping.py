@@ -1,22 +1,12 @@
-from __future__ import annotations
+"""Reading tool results with the built-in profiles: fields mapped, unknown keys kept, bad shapes refused."""
 
-import json
-from pathlib import Path
+from __future__ import annotations
 
 import pytest
 
-from visionflow.errors import ConfigError
-from visionflow.sources.mapping import (
-    BUILTIN_PROFILES,
-    MalformedResultError,
-    agent_status,
-    agent_type,
-    load_profile,
-    map_agents,
-    map_messages,
-    map_tasks,
-    parse_json_text,
-)
+from visionflow.errors import MalformedResultError
+from visionflow.sources.mapping import MAX_ID_CHARS, map_agents, map_messages, map_records, map_tasks, parse_json_text
+from visionflow.sources.profile import FieldSpec, ToolSpec, load_profile
 from visionflow.swarm import AgentStatus, AgentType
 
 CLAUDE_FLOW_AGENTS = {
@@ -29,14 +19,6 @@ CLAUDE_FLOW_AGENTS = {
     ],
     "total": 2,
 }  # fmt: skip
-
-
-@pytest.mark.parametrize("name", BUILTIN_PROFILES)
-def test_builtin_profiles_load(name: str) -> None:
-    profile = load_profile(name)
-    assert profile.name == name
-    assert profile.agents.tool == "agent_list"
-    assert {"initialize_swarm", "spawn_agent"} <= set(profile.control)
 
 
 def test_claude_flow_fields_map_unknown_kept_missing_defaulted() -> None:
@@ -100,31 +82,31 @@ def test_tasks_and_messages() -> None:
     tasks, _ = map_tasks({"tasks": [{"taskId": "t", "assignedTo": ["a", "b", 3, None]}, {"taskId": "u",
                                      "assignedTo": "c"}]}, profile.tasks)  # fmt: skip
     assert tasks[0].assigned == ("a", "b", "3") and tasks[1].assigned == ("c",)
-    spec = profile.agents.model_copy(update={"fields": {}})
-    from visionflow.sources.mapping import FieldSpec
-
-    spec = spec.model_copy(update={"path": "log", "fields": {"from": FieldSpec(keys=("from",)),
+    spec = profile.agents.model_copy(update={"path": "log", "fields": {"from": FieldSpec(keys=("from",)),
                                    "to": FieldSpec(keys=("to",)), "bytes": FieldSpec(keys=("size",))}})  # fmt: skip
     got = map_messages({"log": [{"from": "a", "to": "b", "size": 10}, {"from": "a", "to": "*"}, {"to": "b"}]}, spec)
     assert got == [("a", "b", 10), ("a", None, 0)]
 
 
-def test_status_and_type_vocabularies() -> None:
-    assert agent_status("Working") is AgentStatus.BUSY
-    assert agent_status("busy") is AgentStatus.BUSY
-    assert agent_status("sleepy") is None and agent_status(3) is None
-    assert agent_type("system-architect") is AgentType.ARCHITECT
-    assert agent_type("perf-analyzer") is AgentType.ANALYST
-    assert agent_type("mystery") is AgentType.SPECIALIST
+def test_an_unknown_status_word_becomes_idle_with_the_raw_word_kept() -> None:
+    records, _ = map_agents({"agents": [{"agentId": "a", "status": "sleepy"}]}, load_profile("claude-flow").agents)
+    (agent,) = (r.to_agent() for r in records)
+    assert agent.status is AgentStatus.IDLE and agent.metadata["raw_status"] == "sleepy"
 
 
-def test_profile_errors_name_the_problem(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(json.dumps({"name": "x", "agents": {"tool": "agent_list", "fields": {"name": ["n"]}}}))
-    with pytest.raises(ConfigError, match="must map 'id'"):
-        load_profile(str(bad))
-    with pytest.raises(ConfigError, match="cannot read"):
-        load_profile(str(tmp_path / "missing.yaml"))
-    bad.write_text("agents: [unclosed")
-    with pytest.raises(ConfigError, match="not valid YAML"):
-        load_profile(str(bad))
+def test_one_of_our_own_type_names_is_not_kept_as_the_orchestrators() -> None:
+    records, _ = map_agents({"agents": [{"agentId": "a", "agentType": " Coder "}]}, load_profile("claude-flow").agents)
+    (agent,) = (r.to_agent() for r in records)
+    assert agent.type is AgentType.CODER and "orchestrator_type" not in agent.metadata
+
+
+def test_records_without_a_usable_id_are_counted_not_mapped() -> None:
+    spec = ToolSpec(tool="t", fields={"id": FieldSpec(keys=("id",)), "cpu": FieldSpec(keys=("load",), scale=2.0)})
+    items = [{"id": "ok", "load": 3, "extra": 1}, {"id": "x" * (MAX_ID_CHARS + 1)}, {"id": True}, {"id": " "}, 7]
+    mapped, extras, skipped = map_records(items, spec)
+    assert mapped == {"ok": {"cpu": (3, 2.0)}} and extras == {"ok": {"extra": 1}} and skipped == 4
+
+
+def test_a_list_of_records_none_of_which_has_an_id_is_malformed() -> None:
+    with pytest.raises(MalformedResultError, match="usable id"):
+        map_agents({"agents": [{"name": "anonymous"}]}, load_profile("claude-flow").agents)

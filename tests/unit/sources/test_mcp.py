@@ -17,8 +17,16 @@ from mcp.client import Client
 from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, TextContent
 
+from visionflow.errors import (
+    ConfigError,
+    ControlError,
+    ControlFailedError,
+    ControlTimeoutError,
+    ControlUnavailableError,
+    ControlUnsupportedError,
+)
 from visionflow.observability.metrics import Metrics
-from visionflow.sources import ControlError, MCPSource, load_profile
+from visionflow.sources import MCPSource, load_profile
 from visionflow.sources.mcp import MCPTarget, ToolCaller
 from visionflow.swarm import SwarmState
 
@@ -93,9 +101,8 @@ def test_agents_tasks_and_control_over_an_in_process_server(metrics: Metrics) ->
         result = await source.control("spawn_agent", {"type": "reviewer", "name": "r-1"}, {})
         assert result["success"] is True
         await run_until(source, state, lambda: "r-1" in state)
-        with pytest.raises(ControlError) as info:
+        with pytest.raises(ControlUnsupportedError, match="launch_rockets"):
             await source.control("launch_rockets", {}, {})
-        assert info.value.status == 501
         await source.stop()
         assert metrics.registry.get_sample_value("visionflow_mcp_up") == 0.0
 
@@ -219,8 +226,86 @@ def test_targets_from_settings() -> None:
     assert MCPTarget.from_settings("npx claude-flow mcp start", None).command == ("npx", "claude-flow", "mcp", "start")
     assert MCPTarget.from_settings(None, "http://h:1/mcp").transport == "http"
     assert MCPTarget.from_settings(None, "http://h:1/sse").transport == "sse"
-    from visionflow.errors import ConfigError
-
     for command, url in ((None, None), ("x", "http://h"), (None, "ftp://h")):
         with pytest.raises(ConfigError):
             MCPTarget.from_settings(command, url)
+
+
+class ControlReplies(Scripted):
+    """Polls see one agent; ``agent_spawn`` answers with ``reply``, or never (``None``)."""
+
+    def __init__(self, reply: CallToolResult | None) -> None:
+        super().__init__()
+        self.reply = reply
+
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None = None,
+                        read_timeout_seconds: float | None = None) -> CallToolResult:  # fmt: skip
+        if name != "agent_spawn":
+            return await super().call_tool(name, arguments, read_timeout_seconds)
+        if self.reply is None:
+            await asyncio.sleep(30.0)
+        assert self.reply is not None
+        return self.reply
+
+
+def text_result(body: str, *, error: bool = False) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=body)], is_error=error)
+
+
+@pytest.mark.parametrize(
+    ("reply", "error", "message"),
+    [
+        (text_result("no such agent type", error=True), ControlFailedError, "no such agent type"),
+        (text_result(json.dumps({"success": False, "error": "quota"})), ControlFailedError, "quota"),
+        (text_result("<html>"), ControlFailedError, "not JSON"),
+        (None, ControlTimeoutError, "no answer"),
+    ],
+)
+def test_failed_control_actions_say_why_by_their_class(
+    metrics: Metrics, reply: CallToolResult | None, error: type[ControlError], message: str
+) -> None:
+    caller = ControlReplies(reply)
+
+    @contextlib.asynccontextmanager
+    async def connect() -> AsyncIterator[ToolCaller]:
+        yield caller
+
+    async def go() -> None:
+        source = make_source(connect, metrics, timeout_s=0.2)
+        state = SwarmState()
+        with pytest.raises(ControlUnavailableError):
+            await source.control("spawn_agent", {"type": "coder"}, {})
+        await source.start(state, time.time())
+        await run_until(source, state, lambda: "a" in state)
+        try:
+            with pytest.raises(error, match=message) as info:
+                await source.control("spawn_agent", {"type": "coder"}, {})
+            assert type(info.value) is error and info.value.message.startswith("agent_spawn")
+        finally:
+            await source.stop()
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize(("busy_statuses", "interval"), [(None, 0.05), ({"idle", "error"}, 0.1)])
+def test_the_profiles_busy_statuses_choose_the_poll_interval(
+    metrics: Metrics, busy_statuses: set[str] | None, interval: float
+) -> None:
+    """The scripted agent is ``busy``: busy by default, idle for a profile that counts only idle and error."""
+    profile = load_profile("claude-flow")
+    if busy_statuses is not None:
+        profile = profile.model_validate({**profile.model_dump(), "busy_statuses": busy_statuses})
+
+    @contextlib.asynccontextmanager
+    async def connect() -> AsyncIterator[ToolCaller]:
+        yield Scripted()
+
+    async def go() -> None:
+        source = MCPSource(connect, profile, metrics, **{**FAST, "poll_idle_s": 0.1})
+        state = SwarmState()
+        await source.start(state, time.time())
+        await run_until(source, state, lambda: source.polls >= 2)
+        await source.stop()
+        assert source.interval_s == interval
+
+    asyncio.run(go())

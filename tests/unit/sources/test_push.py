@@ -10,8 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from visionflow.errors import IngestConflictError, SourceError
 from visionflow.observability.metrics import Metrics
-from visionflow.sources import IngestConflictError, PushIngest, UpdateBatch
+from visionflow.sources import PushIngest, UpdateBatch
+from visionflow.sources.mapping import map_agents
+from visionflow.sources.profile import load_profile
 from visionflow.swarm import Agent, AgentStatus, AgentType, SwarmState
 
 ids = (
@@ -84,6 +87,7 @@ def test_applying_a_batch_is_all_or_nothing_on_conflict(body: dict[str, Any]) ->
     with pytest.raises(IngestConflictError) as info:
         ingest.apply(batch)
     assert info.value.loc == ("body", "agents", len(batch.agents) - 1, "id")
+    assert isinstance(info.value, SourceError) and "another source" in info.value.message
     assert state.version == version and set(state.agents) == {"sim-owned"}
 
 
@@ -99,3 +103,14 @@ def test_apply_upserts_then_messages_then_removals(metrics: Metrics) -> None:
     ingest.apply(UpdateBatch.model_validate({"agents": [{"id": "b", "status": "busy", "health": None}]}))
     assert state.agents["b"].status is AgentStatus.BUSY and state.agents["b"].health == 80
     assert metrics.registry.get_sample_value("visionflow_ingest_items_total", {"kind": "agent"}) == 3
+
+
+@pytest.mark.parametrize("word", ["coder", " Coder", "hierarchical-coordinator", "perf-analyzer", "llm-wrangler"])
+def test_pushed_and_polled_agents_read_type_words_alike(metrics: Metrics, word: str) -> None:
+    """One vocabulary: an agent's type and kept orchestrator name do not depend on how it arrived."""
+    state = SwarmState()
+    PushIngest(state, metrics).apply(UpdateBatch.model_validate({"agents": [{"id": "p", "type": word}]}))
+    records, _ = map_agents({"agents": [{"agentId": "m", "agentType": word}]}, load_profile("claude-flow").agents)
+    pushed, polled = state.agents["p"], records[0].to_agent()
+    assert pushed.type is polled.type
+    assert pushed.metadata.get("orchestrator_type") == polled.metadata.get("orchestrator_type")

@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from visionflow.errors import ConfigError, ImmutableFieldError, UnknownAgentError
 from visionflow.swarm import (
     AGENT_FLAG,
     Agent,
@@ -11,6 +12,8 @@ from visionflow.swarm import (
     EventKind,
     LinkTable,
     SwarmState,
+    agent_node_id,
+    link_key,
     node_index,
 )
 
@@ -58,15 +61,34 @@ def test_re_adding_an_agent_updates_it_in_place() -> None:
     first = state.add(agent("a"))
     again = Agent(id="a", name="renamed", type=AgentType.TESTER)
     assert state.add(again) is first
-    assert (first.name == "renamed" and first.node_id == again.node_id) or first.node_id & AGENT_FLAG
+    assert first.name == "renamed" and first.type is AgentType.TESTER
+    assert first.node_id == agent_node_id(0) and state.by_node_id(first.node_id) is first
+    assert len(state) == 1
     assert [e.kind for e in state.drain().events] == [EventKind.ADDED, EventKind.UPDATED]
 
 
-def test_update_refuses_identity_fields() -> None:
+@pytest.mark.parametrize("field", ["id", "node_id"])
+def test_update_refuses_identity_fields_and_changes_nothing(field: str) -> None:
     state = SwarmState()
-    state.add(agent("a"))
-    with pytest.raises(ValueError, match="node_id"):
-        state.update("a", node_id=5)
+    a = state.add(agent("a"))
+    state.drain()
+    with pytest.raises(ImmutableFieldError, match=field) as info:
+        state.update("a", cpu=50.0, **{field: 5})
+    assert info.value.field == field and isinstance(info.value, ValueError)
+    assert a.cpu == 0.0 and (a.id, a.node_id) == ("a", agent_node_id(0)) and not state.drain()
+
+
+def test_update_of_an_unknown_agent_names_it() -> None:
+    with pytest.raises(UnknownAgentError, match="ghost") as info:
+        SwarmState().update("ghost", cpu=1.0)
+    assert info.value.agent_id == "ghost" and isinstance(info.value, KeyError)
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [({"decay_tau_s": 0.0}, "decay_tau_s"), ({"gain": 1.5}, "gain")])
+def test_link_table_settings_are_checked(kwargs: dict[str, float], field: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        LinkTable(**kwargs)
+    assert info.value.field == field
 
 
 def test_messages_create_links_that_decay_and_are_pruned() -> None:
@@ -78,6 +100,7 @@ def test_messages_create_links_that_decay_and_are_pruned() -> None:
     assert not state.record_message("a", "a", now=0.0)
     assert state.record_message("a", "b", now=0.0, nbytes=100)
     state.record_message("b", "a", now=0.0, nbytes=50)  # same undirected link
+    assert state.drain().links_touched == {link_key("b", "a")} == {("a", "b")}
     link = table.get(("a", "b"), now=0.0)
     assert link is not None
     assert (link.source, link.target, link.message_count, link.bytes) == ("a", "b", 2, 150)
