@@ -85,7 +85,7 @@ bench-web: $(STAMP) $(NODE_STAMP) system-deps
 .PHONY: bench-peers bench-physics
 bench-peers: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'
-	npm install --prefix bench --no-audit --no-fund
+	npm ci --prefix bench --no-audit --no-fund
 
 bench-physics: $(STAMP)
 	$(BIN)/visionflow bench physics --nodes 200,10000,100000 --steps 100 --peers $(ARGS)

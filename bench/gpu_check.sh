@@ -29,8 +29,7 @@ echo "== CUDA kernels against the NumPy reference, on the device"
 if "$PY" -c "import pytest" 2>/dev/null; then
   # --noconftest: the suite's conftest needs server packages a GPU machine may lack.
   timeout 120 "$PY" -m pytest -q -p no:cacheprovider --noconftest -o addopts="" \
-    -W "ignore::numba.core.errors.NumbaPerformanceWarning" tests/unit/physics/test_kernels_gpu.py \
-    tests/unit/physics/test_multipole_gpu.py
+    -W "ignore::numba.core.errors.NumbaPerformanceWarning" tests/unit/physics/cuda
 else
   echo "pytest is not installed: skipping the kernel tests"
 fi
@@ -42,8 +41,8 @@ import json, os, statistics, time
 import numpy as np
 from numba import cuda
 
+from visionflow.bench.physics import make_graph
 from visionflow.physics import Backend, PhysicsEngine
-from visionflow.physics.benchmark import make_graph
 
 report = []
 for n in map(int, os.environ["GPU_CHECK_SIZES"].split()):
@@ -74,9 +73,9 @@ import json, math, os, statistics, time
 import numpy as np
 from numba import cuda
 
-from visionflow.physics import kernels_gpu as kg
-from visionflow.physics.benchmark import make_graph
-from visionflow.physics.multipole_gpu import GridMultipole
+from visionflow.bench.physics import make_graph
+from visionflow.physics.cuda import kernels as kg
+from visionflow.physics.cuda.multipole import GridMultipole
 
 simulator = os.environ["NUMBA_ENABLE_CUDASIM"] == "1"
 repulsion, softening = np.float32(40.0), np.float32(0.25)

@@ -2,8 +2,8 @@
 
     python bench/physics.py [--nodes 200,10000,100000] [--graph swarm|ba] [--steps 100] [--peers] [--json]
 
-The same as ``visionflow bench physics``; see ``visionflow.physics.benchmark`` for what is
-measured and how. Peers: ``pip install -e .[bench]`` and ``npm install --prefix bench``.
+The same as ``visionflow bench physics``; see ``visionflow.bench.physics`` for what is
+measured and how. Peers: ``make bench-peers`` (``pip install -e .[bench]`` and ``npm install --prefix bench``).
 """
 
 from __future__ import annotations

@@ -242,12 +242,18 @@ def bench_physics(
     crossover: Annotated[
         bool, typer.Option("--crossover", help="Time exact all-pairs against Barnes-Hut at each size instead.")
     ] = False,
+    node_modules: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --peers: the node_modules directory (or npm prefix) holding d3-force-3d. "
+            "Default: ./bench/node_modules, then ./node_modules.",
+            envvar="VISIONFLOW_NODE_MODULES",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Milliseconds per layout step, ours against peers, and layout quality at equal wall time."""
-    import json
-
-    from visionflow.physics import benchmark
+    from visionflow.bench import physics as benchmark
 
     try:
         sizes = [int(part) for part in nodes.split(",") if part.strip()]
@@ -257,14 +263,18 @@ def bench_physics(
     if not sizes or any(not 2 <= n <= 10_000_000 for n in sizes):
         typer.echo("error: --nodes: each size must be between 2 and 10,000,000", err=True)
         raise typer.Exit(2)
+    if peers and node_modules is not None and benchmark.find_node_modules(node_modules) is None:
+        typer.echo(f"error: --node-modules: {node_modules} holds no {benchmark.D3_PACKAGE} "
+                   f"(npm install --prefix {node_modules} {benchmark.D3_PACKAGE})", err=True)  # fmt: skip
+        raise typer.Exit(2)
     if crossover:
         result = benchmark.crossover(sizes, graph.value, steps)
     else:
-        result = benchmark.run(sizes, graph.value, steps, peers=peers, quality=quality)
+        result = benchmark.run(sizes, graph.value, steps, peers=peers, quality=quality, node_modules=node_modules)
     if as_json:
         typer.echo(json.dumps(result))
     else:
-        from visionflow.physics.benchmark_report import render
+        from visionflow.bench.report import render
 
         render(result)
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["FloatArray", "IdArray", "IndexArray", "Vec3Array"]
+__all__ = ["FloatArray", "IdArray", "IndexArray", "Real", "Vec3Array"]
 
 Vec3Array: TypeAlias = npt.NDArray[np.float32]
 """Positions or velocities: shape (N, 3), float32, C-contiguous."""
@@ -20,3 +20,6 @@ IdArray: TypeAlias = npt.NDArray[np.uint32]
 
 IndexArray: TypeAlias = npt.NDArray[np.int32]
 """Dense indices into the engine's arrays."""
+
+Real: TypeAlias = float | np.floating[Any]
+"""A scalar the kernels take: a Python float or a NumPy one (the engine passes float32, converted once)."""

@@ -10,11 +10,14 @@ PACKAGES = [
     "visionflow.swarm",
     "visionflow.sources",
     "visionflow.physics",
+    "visionflow.physics.cpu",
+    "visionflow.physics.cuda",
     "visionflow.protocol",
     "visionflow.stream",
     "visionflow.server",
     "visionflow.observability",
     "visionflow.ops",
+    "visionflow.bench",
 ]
 
 

@@ -1,10 +1,26 @@
-"""Force-directed 3D layout: parameters, the engine, its kernels and layout-quality metrics.
+"""Force-directed 3D layout: parameters, the engine, its backends and layout-quality metrics.
 
-``kernels_gpu`` and ``gpu`` (numba-cuda) are not imported here: they load only when the CUDA
+The CUDA wing (``physics.cuda``, numba-cuda) is not imported here: it loads only when the CUDA
 backend is asked for, so this package needs NumPy and Numba alone.
 """
 
-from visionflow.physics.engine import MULTIPOLE_THRESHOLD, TREE_THRESHOLD, Backend, Method, PhysicsEngine, StepResult
+from visionflow.physics.backend import MULTIPOLE_THRESHOLD, TREE_THRESHOLD, Backend, Method, PhysicsBackend, Thresholds
+from visionflow.physics.engine import PhysicsEngine, StepResult
 from visionflow.physics.params import SimParams
+from visionflow.physics.select import PhysicsChoice, PhysicsSelection, resolve_physics, warm_up
 
-__all__ = ["MULTIPOLE_THRESHOLD", "TREE_THRESHOLD", "Backend", "Method", "PhysicsEngine", "SimParams", "StepResult"]
+__all__ = [
+    "MULTIPOLE_THRESHOLD",
+    "TREE_THRESHOLD",
+    "Backend",
+    "Method",
+    "PhysicsBackend",
+    "PhysicsChoice",
+    "PhysicsEngine",
+    "PhysicsSelection",
+    "SimParams",
+    "StepResult",
+    "Thresholds",
+    "resolve_physics",
+    "warm_up",
+]

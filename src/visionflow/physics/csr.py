@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from visionflow.jit import jit
+from visionflow.swarm.models import ID_MASK
 
 __all__ = ["build_csr"]
 
@@ -20,7 +21,7 @@ I64 = npt.NDArray[np.int64]
 
 @jit(nogil=True, cache=True)
 def _slot(node_id: int, slot_of: I32, ids: U32) -> int:
-    index = node_id & 0x3FFFFFFF
+    index = node_id & ID_MASK
     if index >= slot_of.shape[0]:
         return -1
     slot = slot_of[index]

@@ -8,9 +8,7 @@ swaps, so readers between steps (the API, the encoder) always see a whole step.
 
 from __future__ import annotations
 
-import enum
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,44 +16,26 @@ import numpy as np
 import numpy.typing as npt
 
 from visionflow.errors import PhysicsError
-from visionflow.physics import kernels_cpu, kernels_grid, reference
+from visionflow.physics.backend import (
+    MULTIPOLE_THRESHOLD,
+    PARALLEL_THRESHOLD,
+    TREE_THRESHOLD,
+    Backend,
+    Change,
+    Layout,
+    Method,
+    PhysicsBackend,
+    ScalarCache,
+    Thresholds,
+)
+from visionflow.physics.cpu.backend import CpuBackend
 from visionflow.physics.csr import build_csr
 from visionflow.physics.params import SimParams
-from visionflow.physics.tree import BarnesHutTree
+from visionflow.physics.reference import ReferenceBackend
 from visionflow.swarm.models import ID_MASK
 from visionflow.types import FloatArray, IdArray, Vec3Array
 
-__all__ = ["MULTIPOLE_THRESHOLD", "TREE_THRESHOLD", "Backend", "Method", "PhysicsEngine", "StepResult"]
-
-
-StepKernel = Callable[..., float]
-"""A whole step (all-pairs kernels and the reference) or the rest of one (after tree or grid repulsion)."""
-RepulsionKernel = Callable[..., None]
-
-TREE_THRESHOLD = 1024
-"""Node count from which Barnes-Hut beats exact all-pairs on the CPU (measured: ``visionflow bench physics``)."""
-MULTIPOLE_THRESHOLD = 32768
-"""Node count from which the CUDA backend uses the grid multipole instead of exact all pairs. An estimate,
-not yet a measurement: all pairs at 32k nodes is about 1e9 pair terms (around a millisecond on an H100),
-while the multipole's dozen or so launches cost a few hundred microseconds at any size."""
-
-
-class Backend(enum.StrEnum):
-    """Which implementation computes a step."""
-
-    CPU = "cpu"
-    CUDA = "cuda"
-    REFERENCE = "reference"
-
-
-class Method(enum.StrEnum):
-    """How the last step computed repulsion."""
-
-    EXACT = "exact"
-    TREE = "barnes-hut"
-    GRID = "cell-list"
-    GRID_MULTIPOLE = "grid-multipole"
-    """CUDA only: monopoles of a hierarchy of uniform grids, exact near field (``kernels_multipole``)."""
+__all__ = ["PhysicsEngine", "StepResult", "open_backend"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +45,19 @@ class StepResult:
     nodes: int
 
 
+def open_backend(kind: Backend, thresholds: Thresholds) -> PhysicsBackend:
+    """A new backend of ``kind``; numba-cuda is imported only when ``kind`` is CUDA."""
+    if kind is Backend.CUDA:
+        from visionflow.physics.cuda.backend import CudaBackend
+
+        return CudaBackend(thresholds)
+    if kind is Backend.REFERENCE:
+        return ReferenceBackend()
+    return CpuBackend(thresholds)
+
+
 class PhysicsEngine:
-    """Force-directed layout of a changing set of nodes."""
+    """Force-directed layout of a changing set of nodes; a backend (``backend``) computes each step."""
 
     def __init__(
         self,
@@ -75,36 +66,35 @@ class PhysicsEngine:
         backend: Backend | str = Backend.CPU,
         capacity: int = 1024,
         seed: int = 0,
-        parallel_threshold: int = 4096,
+        parallel_threshold: int = PARALLEL_THRESHOLD,
         tree_threshold: int = TREE_THRESHOLD,
         multipole_threshold: int = MULTIPOLE_THRESHOLD,
     ) -> None:
         self.params = params or SimParams()
         self.backend = Backend(backend)
-        self.parallel_threshold = parallel_threshold
-        self.tree_threshold = tree_threshold
-        self.multipole_threshold = multipole_threshold
+        self.thresholds = Thresholds(parallel_threshold, tree_threshold, multipole_threshold)
+        """Node counts at which the backend changes method, read every step."""
         self.method = Method.EXACT
-        self._scalar_cache: tuple[SimParams, tuple[np.float32, ...]] | None = None
-        self._tree = BarnesHutTree()
-        self._gpu: Any = None
-        if self.backend is Backend.CUDA:
-            from visionflow.physics.gpu import GpuStepper  # numba-cuda is imported only here
-
-            self._gpu = GpuStepper()
+        """How the last step computed repulsion."""
+        self._backend = open_backend(self.backend, self.thresholds)
+        self._scalars = ScalarCache()
+        self._changed = Change.ALL
+        """What changed on the host since the backend's last upload."""
         self._rng = np.random.default_rng(seed)
         self._n = 0
         self._capacity = 0
+        empty = np.zeros((0, 3), dtype=np.float32)
+        self._layout = Layout(0, empty, empty, empty, empty, np.zeros(0, np.uint8), np.zeros(1, dtype=np.int64),
+                              np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32))  # fmt: skip
+        self._ids: IdArray = np.zeros(0, dtype=np.uint32)
         self._grow(max(8, capacity))
         self._slot_of = np.full(1024, -1, dtype=np.int32)
         self._edge_src = np.empty(0, dtype=np.uint32)
         self._edge_dst = np.empty(0, dtype=np.uint32)
         self._edge_weight = np.empty(0, dtype=np.float32)
         self._csr_dirty = True
-        self._ptr = np.zeros(1, dtype=np.int64)
-        self._nbr = np.empty(0, dtype=np.int32)
-        self._csr_weight = np.empty(0, dtype=np.float32)
         self._csr_edge = np.empty(0, dtype=np.int32)
+        """The edge (index into the ``set_edges`` lists) of each CSR entry."""
         self.temperature = 1.0
         self._floor_steps = 0
         """Steps spent at ``min_temperature`` since the last reheat."""
@@ -115,21 +105,18 @@ class PhysicsEngine:
 
     # ----------------------------------------------------------------- arrays
     def _grow(self, capacity: int) -> None:
-        def grown(old: npt.NDArray[Any] | None, shape: tuple[int, ...], dtype: Any) -> npt.NDArray[Any]:
+        def grown(old: npt.NDArray[Any], shape: tuple[int, ...], dtype: Any) -> npt.NDArray[Any]:
             new = np.zeros(shape, dtype=dtype)
-            if old is not None:
-                new[: self._n] = old[: self._n]
+            new[: self._n] = old[: self._n]
             return new
 
-        first = self._capacity == 0
-        self._ids: IdArray = grown(None if first else self._ids, (capacity,), np.uint32)
-        self._pos: Vec3Array = grown(None if first else self._pos, (capacity, 3), np.float32)
-        self._vel: Vec3Array = grown(None if first else self._vel, (capacity, 3), np.float32)
-        self._pos_next: Vec3Array = np.zeros((capacity, 3), dtype=np.float32)
-        self._vel_next: Vec3Array = np.zeros((capacity, 3), dtype=np.float32)
-        self._soa: npt.NDArray[np.float32] = np.zeros((3, capacity), dtype=np.float32)
-        self._force: Vec3Array = np.zeros((capacity, 3), dtype=np.float32)
-        self._pinned: npt.NDArray[np.uint8] = grown(None if first else self._pinned, (capacity,), np.uint8)
+        layout = self._layout
+        self._ids = grown(self._ids, (capacity,), np.uint32)
+        layout.pos = grown(layout.pos, (capacity, 3), np.float32)
+        layout.vel = grown(layout.vel, (capacity, 3), np.float32)
+        layout.pos_next = np.zeros((capacity, 3), dtype=np.float32)
+        layout.vel_next = np.zeros((capacity, 3), dtype=np.float32)
+        layout.pinned = grown(layout.pinned, (capacity,), np.uint8)
         self._capacity = capacity
 
     @property
@@ -143,11 +130,11 @@ class PhysicsEngine:
 
     @property
     def positions(self) -> Vec3Array:
-        return self._pos[: self._n]
+        return self._layout.pos[: self._n]
 
     @property
     def velocities(self) -> Vec3Array:
-        return self._vel[: self._n]
+        return self._layout.vel[: self._n]
 
     @property
     def edge_count(self) -> int:
@@ -165,7 +152,7 @@ class PhysicsEngine:
         slot = self.slot(node_id)
         if slot < 0:
             return None
-        x, y, z = self._pos[slot]
+        x, y, z = self._layout.pos[slot]
         return float(x), float(y), float(z)
 
     # ------------------------------------------------------------ membership
@@ -203,10 +190,11 @@ class PhysicsEngine:
             grown[: len(self._slot_of)] = self._slot_of
             self._slot_of = grown
         slots = np.arange(self._n, self._n + k)
+        layout = self._layout
         self._ids[slots] = new_ids
-        self._pos[slots] = start
-        self._vel[slots] = 0.0
-        self._pinned[slots] = 0
+        layout.pos[slots] = start
+        layout.vel[slots] = 0.0
+        layout.pinned[slots] = 0
         self._slot_of[new_ids & ID_MASK] = slots
         self._n += k
         self._membership_changed()
@@ -222,12 +210,13 @@ class PhysicsEngine:
             for row, anchor in enumerate(anchors):
                 slot = self.slot(int(anchor)) if anchor >= 0 else -1
                 if slot >= 0:
-                    start[row] = self._pos[slot] + direction[row] * self.params.rest_length
+                    start[row] = self._layout.pos[slot] + direction[row] * self.params.rest_length
         return start.astype(np.float32)
 
     def remove_nodes(self, ids: npt.ArrayLike) -> int:
         """Remove nodes by id (unknown ids are ignored); returns how many were removed."""
         removed = 0
+        layout = self._layout
         for node_id in np.asarray(ids, dtype=np.uint32).reshape(-1):
             slot = self.slot(int(node_id))
             if slot < 0:
@@ -236,9 +225,9 @@ class PhysicsEngine:
             if slot != last:
                 moved = self._ids[last]
                 self._ids[slot] = moved
-                self._pos[slot] = self._pos[last]
-                self._vel[slot] = self._vel[last]
-                self._pinned[slot] = self._pinned[last]
+                layout.pos[slot] = layout.pos[last]
+                layout.vel[slot] = layout.vel[last]
+                layout.pinned[slot] = layout.pinned[last]
                 self._slot_of[moved & ID_MASK] = slot
             self._slot_of[node_id & ID_MASK] = -1
             self._n = last
@@ -250,24 +239,21 @@ class PhysicsEngine:
 
     def _membership_changed(self) -> None:
         self._csr_dirty = True
-        self._tree.invalidate()
-        if self._gpu is not None:
-            self._gpu.invalidate()
+        self._changed |= Change.NODES
 
     def pin(self, ids: npt.ArrayLike, pinned: bool = True) -> int:
         """Hold nodes where they are (or release them); returns how many ids were present."""
         slots = self.slots_of(np.asarray(ids, dtype=np.uint32).reshape(-1))
         slots = slots[slots >= 0]
-        self._pinned[slots] = 1 if pinned else 0
-        self._vel[slots] = 0.0
-        if self._gpu is not None:
-            self._gpu.invalidate()
+        self._layout.pinned[slots] = 1 if pinned else 0
+        self._layout.vel[slots] = 0.0
+        self._changed |= Change.STATE
         return len(slots)
 
     @property
     def pinned(self) -> npt.NDArray[np.bool_]:
         """Which slots are pinned (a copy)."""
-        return self._pinned[: self._n].astype(bool)
+        return self._layout.pinned[: self._n].astype(bool)
 
     def set_positions(self, ids: npt.ArrayLike, positions: npt.ArrayLike) -> None:
         """Move nodes (e.g. to place pinned ones); unknown ids are ignored."""
@@ -277,10 +263,9 @@ class PhysicsEngine:
             raise PhysicsError("positions must be finite")
         slots = self.slots_of(wanted)
         found = slots >= 0
-        self._pos[slots[found]] = where[found]
-        self._vel[slots[found]] = 0.0
-        if self._gpu is not None:
-            self._gpu.invalidate()
+        self._layout.pos[slots[found]] = where[found]
+        self._layout.vel[slots[found]] = 0.0
+        self._changed |= Change.STATE
         self.reheat()
 
     def reheat(self) -> None:
@@ -296,8 +281,6 @@ class PhysicsEngine:
         self._edge_src, self._edge_dst = s, d
         self._edge_weight = np.ones(len(s), dtype=np.float32)
         self._csr_dirty = True
-        if self._gpu is not None:
-            self._gpu.invalidate()
         if weights is not None:
             self.set_edge_weights(weights)
 
@@ -310,9 +293,8 @@ class PhysicsEngine:
             raise PhysicsError("edge weights must be finite")
         self._edge_weight = w
         if not self._csr_dirty:
-            self._csr_weight = w[self._csr_edge]
-            if self._gpu is not None:
-                self._gpu.weights_changed()
+            self._layout.weight = w[self._csr_edge]
+            self._changed |= Change.WEIGHTS
 
     def slots_of(self, ids: IdArray) -> npt.NDArray[np.int32]:
         """Slot of each id, -1 where absent (vectorised ``slot``)."""
@@ -331,83 +313,34 @@ class PhysicsEngine:
         nbr = np.empty(entries, dtype=np.int32)
         edge = np.empty(entries, dtype=np.int32)
         used = build_csr(self._edge_src, self._edge_dst, self._slot_of, self._ids, self._n, ptr, nbr, edge)
-        self._ptr = ptr
-        self._nbr = nbr[:used]
+        layout = self._layout
+        layout.ptr = ptr
+        layout.nbr = nbr[:used]
         self._csr_edge = edge[:used]
-        self._csr_weight = self._edge_weight[self._csr_edge]
+        layout.weight = self._edge_weight[self._csr_edge]
         self._csr_dirty = False
+        self._changed |= Change.SPRINGS
 
     # ------------------------------------------------------------------- step
-    def _choose(self) -> Method:
-        if self.backend is Backend.CUDA:
-            # Tiled all pairs on the device, where a cutoff is a mask; the grid multipole for large full-range layouts.
-            if self.params.cutoff > 0 or self._n < self.multipole_threshold:
-                return Method.EXACT
-            return Method.GRID_MULTIPOLE
-        if self.params.cutoff > 0:
-            return Method.GRID
-        if self.backend is Backend.REFERENCE or self._n < self.tree_threshold:
-            return Method.EXACT
-        return Method.TREE
-
-    def _scalars(self, p: SimParams) -> tuple[np.float32, ...]:
-        """The kernels' float32 arguments, converted once per parameter set (it is most of a small step's overhead)."""
-        cached = self._scalar_cache
-        if cached is None or cached[0] is not p:
-            names = ("dt", "repulsion", "softening", "spring_k", "rest_length", "spring_exponent", "gravity",
-                     "damping", "max_force", "bounds_radius")  # fmt: skip
-            cached = self._scalar_cache = (p, tuple(np.float32(getattr(p, name)) for name in names))
-        return cached[1]
-
     def step(self) -> StepResult:
-        """Advance the layout by one time step."""
+        """Advance the layout by one time step: bring the backend up to date, let it step, cool."""
         if self._csr_dirty:
             self._build_csr()
         p = self.params
         n = self._n
-        warm = min(1.0, (self.steps + 1) / p.warmup_steps) if p.warmup_steps else 1.0
-        max_speed = np.float32(p.max_velocity * self.temperature)
-        self.method = method = self._choose()
+        backend = self._backend
+        self.method = method = backend.method(n, p)
         energy = 0.0
-        if n and self.backend is Backend.CUDA:
-            energy = self._gpu.step(self, warm, max_speed, multipole=method is Method.GRID_MULTIPOLE)
-        elif n:
-            graph = (self._ptr, self._nbr, self._csr_weight, self._pinned, n)
-            dt, repulsion, softening, spring_k, rest, exponent, gravity, damping, max_force, bounds = self._scalars(p)
-            if self.backend is Backend.REFERENCE:
-                oracle: StepKernel = reference.step
-                energy = oracle(
-                    self._pos, self._vel, self._pos_next, self._vel_next, self._soa, *graph, dt, repulsion,
-                    softening, spring_k, rest, exponent, gravity, damping, max_force, max_speed, np.float32(warm),
-                    bounds, cutoff=p.cutoff,
-                )  # fmt: skip
-            elif method is Method.EXACT:
-                kernel: StepKernel = (
-                    kernels_cpu.step_parallel if n >= self.parallel_threshold else kernels_cpu.step_serial
-                )
-                energy = kernel(
-                    self._pos, self._vel, self._pos_next, self._vel_next, self._soa, *graph, dt, repulsion,
-                    softening, spring_k, rest, exponent, gravity, damping, max_force, max_speed, np.float32(warm),
-                    bounds,
-                )  # fmt: skip
-            else:
-                parallel = n >= self.parallel_threshold
-                if method is Method.TREE:
-                    self._tree.repulsion(self._pos, n, p.theta, p.repulsion, p.softening, self._force,
-                                         parallel=parallel)  # fmt: skip
-                else:
-                    grid: RepulsionKernel = kernels_grid.grid_repulsion
-                    grid(self._pos, n, np.float32(p.cutoff), repulsion, softening, self._force)
-                finish: StepKernel = (
-                    kernels_cpu.step_with_repulsion if parallel else kernels_cpu.step_with_repulsion_serial
-                )
-                energy = finish(
-                    self._pos, self._vel, self._pos_next, self._vel_next, self._soa, self._force, *graph, dt,
-                    spring_k, rest, exponent, gravity, damping, max_force, max_speed, np.float32(warm), bounds,
-                )  # fmt: skip
         if n:
-            self._pos, self._pos_next = self._pos_next, self._pos
-            self._vel, self._vel_next = self._vel_next, self._vel
+            layout = self._layout
+            layout.n = n
+            if self._changed:
+                backend.upload(layout, self._changed)
+                self._changed = Change.NONE
+            warm = min(1.0, (self.steps + 1) / p.warmup_steps) if p.warmup_steps else 1.0
+            energy = backend.step(layout, method, self._scalars(p, p.max_velocity * self.temperature, warm))
+            backend.download(layout)
+            layout.swap()
         self.steps += 1
         self._cool(p, n)
         self.kinetic_energy = float(energy)
@@ -428,11 +361,12 @@ class PhysicsEngine:
             self._floor_steps += 1
 
     def memory(self) -> dict[str, int]:
-        """Bytes the engine holds: ``node`` (per-node arrays and the tree's workspace) and ``edge``."""
-        node = (self._ids, self._pos, self._vel, self._pos_next, self._vel_next, self._soa, self._force,
-                self._pinned, self._slot_of, self._ptr)  # fmt: skip
-        edge = (self._edge_src, self._edge_dst, self._edge_weight, self._nbr, self._csr_weight, self._csr_edge)
-        return {"node": sum(a.nbytes for a in node) + self._tree.nbytes, "edge": sum(a.nbytes for a in edge)}
+        """Bytes the engine holds: ``node`` (per-node arrays and the backend's workspace) and ``edge``."""
+        layout = self._layout
+        node = (self._ids, layout.pos, layout.vel, layout.pos_next, layout.vel_next, layout.pinned, self._slot_of,
+                layout.ptr)  # fmt: skip
+        edge = (self._edge_src, self._edge_dst, self._edge_weight, layout.nbr, layout.weight, self._csr_edge)
+        return {"node": sum(a.nbytes for a in node) + self._backend.nbytes, "edge": sum(a.nbytes for a in edge)}
 
     @property
     def settled(self) -> bool:

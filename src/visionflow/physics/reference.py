@@ -1,7 +1,9 @@
 """Plain NumPy implementation of one layout step: the oracle the fast kernels are tested against.
 
 Written for clarity, in float64, with the same formulas and the same special cases as
-``kernels_cpu``; it holds N x N arrays, so keep it to a few thousand nodes.
+``cpu.kernels``; it holds N x N arrays, so keep it to a few thousand nodes. ``ReferenceBackend``
+runs it behind the same interface as the Numba and CUDA backends (``--physics reference``), so the
+tests compare whole engines step for step, seam included.
 """
 
 from __future__ import annotations
@@ -9,11 +11,15 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["repulsion_forces", "spring_tension", "step"]
+from visionflow.physics.backend import Backend, Change, Layout, Method, StepScalars
+from visionflow.physics.params import SimParams
+from visionflow.types import Real
+
+__all__ = ["ReferenceBackend", "repulsion_forces", "spring_tension", "step"]
 
 
-def spring_tension(length: npt.NDArray[np.float64], rest_length: float, exponent: float) -> npt.NDArray[np.float64]:
-    """Tension per unit stiffness of springs stretched to ``length`` (``kernels_cpu.spring_tension``)."""
+def spring_tension(length: npt.NDArray[np.float64], rest_length: Real, exponent: Real) -> npt.NDArray[np.float64]:
+    """Tension per unit stiffness of springs stretched to ``length`` (``cpu.kernels.spring_tension``)."""
     if exponent == 1.0:
         return length - rest_length
     return rest_length * ((length / rest_length) ** exponent - 1.0) / exponent
@@ -24,27 +30,26 @@ def step(
     vel: npt.NDArray[np.float32],
     out_pos: npt.NDArray[np.float32],
     out_vel: npt.NDArray[np.float32],
-    soa: npt.NDArray[np.float32],
     ptr: npt.NDArray[np.int64],
     nbr: npt.NDArray[np.int32],
     weight: npt.NDArray[np.float32],
     pinned: npt.NDArray[np.uint8],
     n: int,
-    dt: float,
-    repulsion: float,
-    softening: float,
-    spring_k: float,
-    rest_length: float,
-    spring_exponent: float,
-    gravity: float,
-    damping: float,
-    max_force: float,
-    max_speed: float,
-    warm: float,
-    bounds_radius: float,
+    repulsion: Real,
+    softening: Real,
+    dt: Real,
+    spring_k: Real,
+    rest_length: Real,
+    spring_exponent: Real,
+    gravity: Real,
+    damping: Real,
+    max_force: Real,
+    max_speed: Real,
+    warm: Real,
+    bounds_radius: Real,
     cutoff: float = 0.0,
 ) -> float:
-    """Same contract as ``kernels_cpu.step_serial`` (``soa`` is scratch it does not need).
+    """Same contract as ``cpu.kernels.step_serial``, without its scratch array.
 
     ``cutoff`` > 0 drops repulsion between nodes that far apart or more (the cell-list mode).
     """
@@ -83,7 +88,7 @@ def step(
 
 
 def repulsion_forces(
-    p: npt.NDArray[np.float64], repulsion: float, softening: float, cutoff: float = 0.0
+    p: npt.NDArray[np.float64], repulsion: Real, softening: Real, cutoff: float = 0.0
 ) -> npt.NDArray[np.float64]:
     """Repulsion on every node from every other, with the kernels' rule for coincident nodes.
 
@@ -108,3 +113,29 @@ def repulsion_forces(
         inv = np.where(d2 < cutoff * cutoff, inv, 0.0)
     force: npt.NDArray[np.float64] = np.einsum("ij,ijk->ik", inv, diff)
     return force
+
+
+class ReferenceBackend:
+    """``step`` behind the backend interface: nothing kept between steps, nothing to upload or download.
+
+    A backend of its own rather than a mode of the CPU backend, so the oracle shares no dispatch code
+    with the kernels it checks: a mistake there (a scalar out of order) cannot hide on both sides.
+    """
+
+    kind = Backend.REFERENCE
+    nbytes = 0
+
+    def upload(self, layout: Layout, changed: Change) -> None:
+        """Nothing to do: the reference reads the host arrays afresh every step."""
+
+    def method(self, n: int, params: SimParams) -> Method:
+        """Exact all pairs, within ``cutoff`` when one is set (reported as the cell list it stands in for)."""
+        return Method.GRID if params.cutoff > 0 else Method.EXACT
+
+    def step(self, layout: Layout, method: Method, scalars: StepScalars) -> float:
+        return step(layout.pos, layout.vel, layout.pos_next, layout.vel_next, layout.ptr, layout.nbr, layout.weight,
+                    layout.pinned, layout.n, scalars.repulsion, scalars.softening, *scalars.motion,
+                    cutoff=scalars.cutoff)  # fmt: skip
+
+    def download(self, layout: Layout) -> None:
+        """Nothing to do: ``step`` wrote ``layout.pos_next`` and ``vel_next`` itself."""

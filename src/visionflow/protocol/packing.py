@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from visionflow.jit import jit
+from visionflow.swarm.models import ID_MASK
 
 __all__ = ["pack_delta"]
 
@@ -35,7 +36,7 @@ def pack_delta(
     """
     count = 0
     for i in range(ids.shape[0]):
-        index = ids[i] & 0x3FFFFFFF
+        index = ids[i] & ID_MASK
         x = pos[i, 0]
         y = pos[i, 1]
         z = pos[i, 2]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,7 +12,7 @@ import numpy as np
 from visionflow import __version__
 from visionflow.observability.logging import log_event
 from visionflow.observability.metrics import Metrics
-from visionflow.physics import Backend, PhysicsEngine, SimParams
+from visionflow.physics import PhysicsEngine, SimParams, resolve_physics, warm_up
 from visionflow.protocol.binary import DeltaEncoder
 from visionflow.server.instrumentation import instrument
 from visionflow.server.news import SwarmNews
@@ -23,50 +22,12 @@ from visionflow.sources import AgentSource, MCPSource, MCPTarget, PushIngest, Pu
 from visionflow.stream import HubSettings, StreamHub
 from visionflow.swarm import SwarmState
 
-__all__ = ["PhysicsChoice", "Runtime", "build_source", "resolve_physics"]
+__all__ = ["Runtime", "build_source"]
 
 log = logging.getLogger("visionflow.server")
 
 STALL_UNHEALTHY_S = 2.0
 """The loop counts as stuck when no tick finished for this long."""
-
-
-@dataclass(frozen=True, slots=True)
-class PhysicsChoice:
-    requested: str
-    backend: Backend
-    fallback_reason: str | None = None
-
-
-def _cuda_device_present() -> bool:
-    """A real CUDA device (numba-cuda's CPU simulator does not count: it is for tests, and slow)."""
-    try:
-        from numba import config
-
-        if getattr(config, "ENABLE_CUDASIM", 0):
-            return False
-        from visionflow.physics.gpu import cuda_available
-
-        return cuda_available()
-    except Exception:  # no driver, no toolkit, or the module is missing: all mean "no GPU"
-        return False
-
-
-def resolve_physics(requested: str) -> PhysicsChoice:
-    """Map the ``--physics`` choice to a backend that can run here.
-
-    ``auto`` takes CUDA when a device is present, else the CPU; ``cuda`` without a usable
-    device falls back to the CPU with a reason instead of failing.
-    """
-    if requested == "reference":
-        return PhysicsChoice(requested, Backend.REFERENCE)
-    if requested == "cpu":
-        return PhysicsChoice(requested, Backend.CPU)
-    if _cuda_device_present():
-        return PhysicsChoice(requested, Backend.CUDA)
-    if requested == "cuda":
-        return PhysicsChoice(requested, Backend.CPU, "no CUDA device is available")
-    return PhysicsChoice(requested, Backend.CPU)
 
 
 def build_source(settings: Settings, metrics: Metrics, ingest: PushIngest) -> AgentSource:
@@ -146,27 +107,11 @@ class Runtime:
         await self.source.start(self.state, time.time())
         self.pipeline.run_swarm(time.time())
         self.pipeline.forget_pending_changes()
-        self._warm_up_kernels()
+        warm_up(self.physics.backend, self.engine.params)
         await self.hub.start()
         self._loop_task = asyncio.create_task(self.pipeline.run(self._stop), name="visionflow-pipeline")
         log_event(log, "INFO", "pipeline_started", category="system", agents=len(self.state),
                   backend=self.physics.backend.value, tick_hz=self.settings.tick_hz)  # fmt: skip
-
-    def _warm_up_kernels(self) -> None:
-        """Compile the kernels before the first real tick, so it does not overrun by seconds."""
-        probe = PhysicsEngine(self.engine.params, backend=self.physics.backend)
-        probe.add_nodes(np.array([1, 2, 3], dtype=np.uint32))
-        probe.set_edges([1], [2], [1.0])
-        probe.step()
-        probe.parallel_threshold = 0
-        probe.step()
-        probe.tree_threshold = 0
-        probe.multipole_threshold = 0  # the CUDA backend's grid multipole
-        probe.step()
-        probe.parallel_threshold = 10**9
-        probe.step()
-        probe.params = probe.params.replace(cutoff=10.0)  # the cell list, should a client switch to it
-        probe.step()
 
     def set_physics_params(self, changes: dict[str, Any]) -> SimParams:
         """Apply parameter changes at run time; a bad value raises ConfigError and changes nothing."""

@@ -16,10 +16,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from visionflow.errors import ConfigError
 from visionflow.ops.alert_http import validate_url
+from visionflow.physics.select import PhysicsChoice
 
-__all__ = ["PhysicsChoice", "Settings", "load_settings"]
-
-PhysicsChoice = Literal["auto", "cpu", "cuda", "reference"]
+__all__ = ["Settings", "load_settings"]
 
 
 class _YamlSource(PydanticBaseSettingsSource):

@@ -41,4 +41,15 @@ def engine(
     return e
 
 
+def build(backend: Backend, n: int, edges: int, seed: int = 3, **options: object) -> PhysicsEngine:
+    """An engine of ``n`` nodes scattered around the origin and ``edges`` random weighted springs."""
+    rng = np.random.default_rng(seed)
+    e = PhysicsEngine(backend=backend, seed=seed, **options)  # type: ignore[arg-type]
+    ids = node_ids(n)
+    e.add_nodes(ids, rng.normal(scale=10, size=(n, 3)))
+    if edges:
+        e.set_edges(ids[rng.integers(0, n, edges)], ids[rng.integers(0, n, edges)], rng.random(edges))
+    return e
+
+
 KINDS = ["random", "coincident", "isolated", "edge-free"]

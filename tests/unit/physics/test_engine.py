@@ -1,3 +1,5 @@
+"""PhysicsEngine through its public surface: membership, springs, pins, cooling and rest, on every host backend."""
+
 from __future__ import annotations
 
 import itertools
@@ -7,72 +9,11 @@ import numpy as np
 import pytest
 
 from visionflow.errors import ConfigError, PhysicsError
-from visionflow.physics import Backend, PhysicsEngine, SimParams, kernels_cpu, reference
+from visionflow.physics import Backend, PhysicsEngine, SimParams
 from visionflow.physics.params import COOLING_REFERENCE_NODES, FLOOR_HOLD
 from visionflow.swarm.models import AGENT_FLAG
 
-
-def node_ids(n: int, start: int = 0) -> np.ndarray:
-    return (np.arange(start, start + n, dtype=np.uint32)) | np.uint32(AGENT_FLAG)
-
-
-def build(backend: Backend, n: int, edges: int, seed: int = 3, **engine: object) -> PhysicsEngine:
-    rng = np.random.default_rng(seed)
-    e = PhysicsEngine(backend=backend, seed=seed, **engine)  # type: ignore[arg-type]
-    ids = node_ids(n)
-    e.add_nodes(ids, rng.normal(scale=10, size=(n, 3)))
-    if edges:
-        e.set_edges(ids[rng.integers(0, n, edges)], ids[rng.integers(0, n, edges)], rng.random(edges))
-    return e
-
-
-@pytest.mark.parametrize("parallel_threshold", [10_000, 0], ids=["serial", "parallel"])
-@pytest.mark.parametrize(("n", "edges"), [(1, 0), (2, 1), (60, 0), (150, 210)])
-def test_numba_matches_reference_step_for_step(parallel_threshold: int, n: int, edges: int) -> None:
-    fast = build(Backend.CPU, n, edges, parallel_threshold=parallel_threshold)
-    oracle = build(Backend.REFERENCE, n, edges)
-    for step in range(25):
-        ef = fast.step().kinetic_energy
-        eo = oracle.step().kinetic_energy
-        np.testing.assert_allclose(fast.positions, oracle.positions, rtol=1e-4, atol=1e-3, err_msg=f"step {step}")
-        np.testing.assert_allclose(fast.velocities, oracle.velocities, rtol=1e-3, atol=1e-3, err_msg=f"step {step}")
-        assert ef == pytest.approx(eo, rel=1e-3, abs=1e-6)
-
-
-@pytest.mark.parametrize(
-    "params",
-    [SimParams(spring_exponent=1.0), SimParams(spring_exponent=0.7), SimParams(bounds_radius=5.0)],
-    ids=["hooke-springs", "general-power-springs", "bounds"],
-)
-def test_every_force_option_matches_reference(params: SimParams) -> None:
-    fast = build(Backend.CPU, 150, 210)
-    oracle = build(Backend.REFERENCE, 150, 210)
-    fast.params = oracle.params = params
-    for step in range(25):
-        fast.step()
-        oracle.step()
-        np.testing.assert_allclose(fast.positions, oracle.positions, rtol=1e-4, atol=1e-3, err_msg=f"step {step}")
-
-
-@pytest.mark.parametrize("exponent", [1.0, 0.5, 0.7, 0.25])
-def test_spring_tension_has_unit_slope_at_rest_and_grows_as_the_power(exponent: float) -> None:
-    rest, h = 4.0, 1e-4
-    lengths = np.array([rest - h, rest, rest + h, 4 * rest, 16 * rest])
-    fast = np.array([kernels_cpu.spring_tension(d, rest, exponent) for d in lengths])
-    np.testing.assert_allclose(fast, reference.spring_tension(lengths, rest, exponent), rtol=1e-9, atol=1e-12)
-    assert fast[1] == 0.0
-    assert (fast[2] - fast[0]) / (2 * h) == pytest.approx(1.0, rel=1e-6)
-    # Stretched, tension + L / a grows as d ** a: 4x the length gives 4 ** a times it.
-    grown = (fast[4] + rest / exponent) / (fast[3] + rest / exponent)
-    assert grown == pytest.approx(4.0**exponent, rel=1e-9)
-
-
-def test_square_root_springs_pull_a_long_edge_less_than_hooke() -> None:
-    hooke = kernels_cpu.spring_tension(40.0, 4.0, 1.0)
-    root = kernels_cpu.spring_tension(40.0, 4.0, 0.5)
-    assert hooke == pytest.approx(36.0)
-    assert root == pytest.approx(2 * (np.sqrt(160.0) - 4.0))
-    assert root < hooke / 2
+from .fixtures import build, node_ids
 
 
 @pytest.mark.parametrize("backend", [Backend.CPU, Backend.REFERENCE])

@@ -6,7 +6,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from visionflow.server.runtime import Runtime, resolve_physics
+from visionflow.server.runtime import Runtime
 
 Api = Callable[..., httpx.Response]
 
@@ -85,10 +85,3 @@ def test_openapi_is_served_and_docs_need_no_cdn(runtime: Runtime, api: Api) -> N
     spec = api(runtime, "GET", "/openapi.json").json()
     assert "/api/bots/data" in spec["paths"]
     assert api(runtime, "GET", "/docs").status_code == 404
-
-
-def test_cuda_request_without_a_device_falls_back_with_a_reason() -> None:
-    choice = resolve_physics("cuda")
-    assert choice.backend.value == "cpu"
-    assert choice.fallback_reason
-    assert resolve_physics("auto").fallback_reason is None

@@ -1,4 +1,4 @@
-"""``GET/PATCH /api/physics/params`` and how ``--physics`` resolves."""
+"""``GET/PATCH /api/physics/params`` and what health says of the physics (``--physics`` itself: physics/test_select)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from visionflow.physics import Backend
-from visionflow.server import runtime as runtime_module
-from visionflow.server.runtime import Runtime, resolve_physics
+from visionflow.server.runtime import Runtime
 
 Api = Callable[..., httpx.Response]
 
@@ -51,23 +49,6 @@ def test_bad_patch_is_a_422_naming_the_field_and_changes_nothing(
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][-1] == field
     assert runtime.engine.params is before
-
-
-def test_auto_takes_cuda_when_a_device_is_present(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runtime_module, "_cuda_device_present", lambda: True)
-    assert resolve_physics("auto").backend is Backend.CUDA
-    assert resolve_physics("cuda").backend is Backend.CUDA
-    monkeypatch.setattr(runtime_module, "_cuda_device_present", lambda: False)
-    assert resolve_physics("auto") == runtime_module.PhysicsChoice("auto", Backend.CPU)
-    assert resolve_physics("cuda").fallback_reason == "no CUDA device is available"
-
-
-def test_the_cuda_simulator_does_not_count_as_a_device() -> None:
-    from numba import config
-
-    if not getattr(config, "ENABLE_CUDASIM", 0):
-        pytest.skip("NUMBA_ENABLE_CUDASIM is off in this run")
-    assert resolve_physics("auto").backend is Backend.CPU
 
 
 def test_health_names_the_backend_method_and_rest(runtime: Runtime) -> None:

@@ -21,7 +21,7 @@ def router(runtime: Runtime) -> APIRouter:
             "params": engine.params.as_dict(),
             "backend": runtime.physics.backend.value,
             "method": engine.method.value,
-            "tree_threshold": engine.tree_threshold,
+            "tree_threshold": engine.thresholds.tree,
             "resting": runtime.pipeline.resting,
         }
 

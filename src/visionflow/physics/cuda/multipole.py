@@ -1,6 +1,6 @@
 """GridMultipole: the device workspace and launch sequence of the grid multipole repulsion.
 
-The kernels are in ``kernels_multipole`` (the algorithm is described there). Everything a step
+The kernels are in ``multipole_kernels`` (the algorithm is described there). Everything a step
 needs stays on the device: the bounding box is reduced there, the counts are scanned there,
 and nothing is copied to or from the host during a step. The work arrays are kept between
 steps and reallocated only when the node count outgrows them or a finer level is needed.
@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from visionflow.physics import kernels_multipole as km
-from visionflow.physics.kernels_gpu import TILE
-from visionflow.physics.scan_gpu import DeviceScan
+from visionflow.physics.cuda import multipole_kernels as km
+from visionflow.physics.cuda.kernels import TILE
+from visionflow.physics.cuda.scan import DeviceScan
 
 __all__ = ["NODES_PER_CELL", "GridMultipole", "finest_level"]
 
@@ -37,7 +37,7 @@ def finest_level(n: int, nodes_per_cell: float = NODES_PER_CELL) -> int:
 
 
 class GridMultipole:
-    """Approximate repulsion on the device for large node counts (see ``kernels_multipole``)."""
+    """Approximate repulsion on the device for large node counts (see ``multipole_kernels``)."""
 
     def __init__(self, nodes_per_cell: float = NODES_PER_CELL) -> None:
         from numba import cuda

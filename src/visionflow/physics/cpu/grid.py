@@ -14,7 +14,8 @@ import numpy.typing as npt
 from numba import prange
 
 from visionflow.jit import jit
-from visionflow.physics.kernels_cpu import coincident_push
+from visionflow.physics.cpu.kernels import coincident_push
+from visionflow.types import Real
 
 __all__ = ["grid_repulsion"]
 
@@ -28,7 +29,7 @@ CELLS_PER_NODE = 4
 
 @jit(fastmath=True, nogil=True, parallel=True, cache=True)
 def grid_repulsion(
-    pos: F32, n: int, cutoff: float, repulsion: float, softening: float, force: F32,
+    pos: F32, n: int, cutoff: Real, repulsion: Real, softening: Real, force: F32,
 ) -> None:  # fmt: skip
     """Repulsion from every node closer than ``cutoff`` into ``force[:n]`` (overwritten)."""
     lo = np.empty(3, np.float64)

@@ -1,6 +1,6 @@
 """Barnes-Hut repulsion on the CPU: a Morton-ordered linear octree, traversed in parallel.
 
-Pure functions over arrays, like ``kernels_cpu``. One step of the tree method is:
+Pure functions over arrays, like ``cpu.kernels``. One step of the tree method is:
 
 1. ``morton_codes``: 63-bit codes (21 bits per axis) of every node inside the bounding cube.
 2. ``sort_order``: sort the node order by code. The order of the last step is reused: nodes
@@ -27,7 +27,7 @@ import numpy.typing as npt
 from numba import prange
 
 from visionflow.jit import jit
-from visionflow.physics.kernels_cpu import coincident_push
+from visionflow.physics.cpu.kernels import coincident_push
 
 __all__ = ["build_tree", "morton_codes", "sort_order", "sorted_positions", "tree_repulsion", "tree_repulsion_serial"]
 

@@ -20,7 +20,7 @@ import numpy as np
 from numba import cuda as _cuda
 from numba import int32
 
-from visionflow.physics.kernels_gpu import TILE
+from visionflow.physics.cuda.kernels import TILE
 
 cuda: Any = _cuda  # numba-cuda's intrinsics are not typed
 

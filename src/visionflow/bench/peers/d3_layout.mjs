@@ -1,7 +1,22 @@
 // Runs d3-force-3d on a graph read as JSON from stdin and prints the layout and its time as JSON.
-// Called by visionflow.physics.benchmark; the forces mirror a plain force-directed layout:
+// Called by visionflow.bench.physics; the forces mirror a plain force-directed layout:
 // many-body repulsion (Barnes-Hut, d3's default theta 0.9), link springs and centring.
-import { forceSimulation, forceManyBody, forceLink, forceCenter } from "d3-force-3d";
+//
+//   node d3_layout.mjs NODE_MODULES < request.json
+//
+// d3-force-3d is loaded from NODE_MODULES (a node_modules directory, or the prefix npm installed
+// into), not from beside this script: the script ships inside the Python package, where no
+// node_modules is, and ES modules ignore NODE_PATH.
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+
+const modules = process.argv[2];
+if (!modules) {
+  process.stderr.write("usage: node d3_layout.mjs NODE_MODULES < request.json\n");
+  process.exit(2);
+}
+const entry = createRequire(import.meta.url).resolve("d3-force-3d", { paths: [modules] });
+const { forceSimulation, forceManyBody, forceLink, forceCenter } = await import(pathToFileURL(entry).href);
 
 const chunks = [];
 for await (const chunk of process.stdin) chunks.push(chunk);

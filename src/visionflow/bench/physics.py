@@ -7,8 +7,11 @@ is peer / ours, so 30 means thirty times slower than ours. Quality is measured a
 wall-clock budgets: each peer gets the time it needs for ``steps`` iterations and our engine
 gets the same time, then both layouts are scored by ``physics.quality``.
 
-Peers are optional (``pip install .[bench]``; d3-force-3d through ``npm install --prefix
-bench``): a missing one is reported as skipped with the reason, never faked.
+Peers are optional (``pip install visionflow[bench]``): a missing one is reported as skipped with
+the reason, never faked. d3-force-3d runs in node on ``peers/d3_layout.mjs``, which ships inside
+the package; d3-force-3d itself comes from npm, found by ``find_node_modules``.
+
+Importable with NumPy and Numba alone (the GPU check uses ``make_graph`` from a bare checkout).
 """
 
 from __future__ import annotations
@@ -23,23 +26,27 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from visionflow.physics.engine import Backend, PhysicsEngine
+from visionflow.physics.backend import Backend
+from visionflow.physics.engine import PhysicsEngine
 from visionflow.physics.params import SimParams
 from visionflow.physics.quality import measure
 
-__all__ = ["GRAPHS", "Graph", "crossover", "make_graph", "run"]
+__all__ = ["D3_PACKAGE", "GRAPHS", "NODE_MODULES_ENV", "Graph", "crossover", "find_node_modules", "make_graph", "run"]
 
 REFERENCE_LIMIT = 3000
 """The NumPy reference holds N x N arrays; beyond this it is not run."""
 PEER_BUDGET_S = 60.0
 """A peer whose estimated run exceeds this is skipped (its one-step time is still reported)."""
-D3_SCRIPT = Path(__file__).resolve().parents[3] / "bench" / "d3_layout.mjs"
+D3_PACKAGE = "d3-force-3d"
+NODE_MODULES_ENV = "VISIONFLOW_NODE_MODULES"
+"""Where d3-force-3d is installed, when ``--node-modules`` is not given."""
 
 
 @dataclass(frozen=True)
@@ -193,6 +200,8 @@ class _Peer:
     available: Callable[[], str | None]
     """None when the peer can run here, else why not."""
     limit: int = 10**9
+    seconds: Callable[[], float] | None = None
+    """The last layout's time as the peer measured it, where its own start-up would distort ours."""
     notes: list[str] = field(default_factory=list)
 
 
@@ -245,58 +254,91 @@ def _fa2(graph: Graph, iterations: int) -> npt.NDArray[np.float64]:
     return np.asarray(coords, np.float64)
 
 
-def _d3_available() -> str | None:
-    if shutil.which("node") is None:
-        return "node is not installed"
-    if not (D3_SCRIPT.parent / "node_modules" / "d3-force-3d").is_dir():
-        return "d3-force-3d is not installed (npm install --prefix bench)"
+def find_node_modules(given: Path | None = None, cwd: Path | None = None) -> Path | None:
+    """The ``node_modules`` directory that holds d3-force-3d, or None.
+
+    ``given`` (``--node-modules`` or ``VISIONFLOW_NODE_MODULES``) is the only place looked at when set; it may be
+    a ``node_modules`` directory or the prefix npm installed into. Otherwise, in the working directory:
+    ``bench/node_modules`` (where ``make bench-peers`` installs from a checkout's lock file), then ``node_modules``.
+    """
+    here = cwd or Path.cwd()
+    candidates = [given] if given is not None else [here / "bench" / "node_modules", here / "node_modules"]
+    for candidate in candidates:
+        for modules in (candidate, candidate / "node_modules"):
+            if (modules / D3_PACKAGE).is_dir():
+                return modules.resolve()
     return None
 
 
-def _d3(graph: Graph, iterations: int) -> npt.NDArray[np.float64]:
-    request = {"n": graph.n, "src": graph.src.tolist(), "dst": graph.dst.tolist(),
-               "start": graph.start.astype(np.float64).ravel().tolist(), "iterations": iterations}  # fmt: skip
-    done = subprocess.run(
-        ["node", str(D3_SCRIPT)], input=json.dumps(request), capture_output=True, text=True, check=True, timeout=900
-    )
-    reply = json.loads(done.stdout)
-    _d3.last_ms = float(reply["ms"])  # type: ignore[attr-defined]
-    return np.asarray(reply["positions"], np.float64).reshape(graph.n, 3)
+class _D3:
+    """d3-force-3d in node, on the script shipped with the package; node's own timing, without its start-up."""
+
+    def __init__(self, node_modules: Path | None) -> None:
+        self.node_modules = node_modules
+        self.last_s = 0.0
+
+    def available(self) -> str | None:
+        if shutil.which("node") is None:
+            return "node is not installed"
+        if self.node_modules is None:
+            return (f"{D3_PACKAGE} is not installed (npm install --prefix bench from a checkout, or pass "
+                    f"--node-modules DIR / set {NODE_MODULES_ENV})")  # fmt: skip
+        return None
+
+    def layout(self, graph: Graph, iterations: int) -> npt.NDArray[np.float64]:
+        assert self.node_modules is not None
+        request = {"n": graph.n, "src": graph.src.tolist(), "dst": graph.dst.tolist(),
+                   "start": graph.start.astype(np.float64).ravel().tolist(), "iterations": iterations}  # fmt: skip
+        with resources.as_file(resources.files("visionflow.bench") / "peers" / "d3_layout.mjs") as script:
+            done = subprocess.run(["node", str(script), str(self.node_modules)], input=json.dumps(request),
+                                  capture_output=True, text=True, check=True, timeout=900)  # fmt: skip
+        reply = json.loads(done.stdout)
+        self.last_s = float(reply["ms"]) / 1000.0
+        return np.asarray(reply["positions"], np.float64).reshape(graph.n, 3)
 
 
-def _peers() -> list[_Peer]:
+def _peers(node_modules: Path | None = None) -> list[_Peer]:
+    d3 = _D3(node_modules)
     return [
         _Peer("numpy-reference", _reference, lambda: None, limit=REFERENCE_LIMIT),
         _Peer("igraph-fr-3d", _igraph, _missing("igraph")),
         _Peer("fa2-3d", _fa2, _missing("fa2")),
         # networkx's sparse Fruchterman-Reingold loops over nodes in Python: ~100 s a step at 100k.
         _Peer("networkx-spring-3d", _networkx, _missing("networkx"), limit=20_000),
-        _Peer("d3-force-3d", _d3, _d3_available),
+        _Peer(D3_PACKAGE, d3.layout, d3.available, seconds=lambda: d3.last_s),
     ]
 
 
 def _timed_layout(peer: _Peer, graph: Graph, iterations: int) -> tuple[npt.NDArray[np.float64], float]:
-    """Positions and seconds of ``iterations`` iterations (for d3, the time node measured itself)."""
+    """Positions and seconds of ``iterations`` iterations (the peer's own figure where it has one)."""
     t = time.perf_counter()
     positions = peer.layout(graph, iterations)
     seconds = time.perf_counter() - t
-    if peer.layout is _d3:
-        seconds = _d3.last_ms / 1000.0  # type: ignore[attr-defined]  # without node's start-up
+    if peer.seconds is not None:
+        seconds = peer.seconds()
     return positions, seconds
 
 
 # --------------------------------------------------------------------- runs
 def run(
-    nodes: list[int], graph_kind: str, steps: int, *, peers: bool = False, quality: bool = True, seed: int = 0
+    nodes: list[int],
+    graph_kind: str,
+    steps: int,
+    *,
+    peers: bool = False,
+    quality: bool = True,
+    seed: int = 0,
+    node_modules: Path | None = None,
 ) -> dict[str, Any]:
-    """The whole benchmark as one JSON-able object."""
+    """The whole benchmark as one JSON-able object (``node_modules``: see ``find_node_modules``)."""
+    contenders = _peers(find_node_modules(node_modules)) if peers else []
     sizes = []
     for n in nodes:
         graph = make_graph(graph_kind, n, seed)
         ours = _ours(graph, steps)
         entry: dict[str, Any] = {"nodes": n, "edges": graph.edges, "ours": ours, "peers": {}, "quality": {}}
         if peers:
-            for peer in _peers():
+            for peer in contenders:
                 entry["peers"][peer.name] = _run_peer(peer, graph, steps, ours["ms_per_step"], quality, entry)
         sizes.append(entry)
     return {"graph": graph_kind, "steps": steps, "seed": seed, "sizes": sizes}

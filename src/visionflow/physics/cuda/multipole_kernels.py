@@ -9,14 +9,14 @@ that the finest level is uniform: a dense cluster puts many nodes into few cells
 exact near field longer (slower, not less accurate). Force layouts keep their density fairly
 even (repulsion against gravity), which is where this trade pays.
 
-One step, in launch order (``multipole_gpu.GridMultipole`` runs them):
+One step, in launch order (``multipole.GridMultipole`` runs them):
 
 1. ``bounds_partial`` then ``bounds_box``: per axis min, max, mean and standard deviation;
    the grid is a cube over the nodes, but at most ``SPREAD`` standard deviations wide, so one
    far outlier cannot crush everyone else into a handful of cells (nodes outside the cube are
    binned into its border cells: still counted exactly once, only their cell's monopole is rougher).
 2. ``bin_nodes``: each node's finest cell (a Morton key) and an atomic count per cell.
-3. An exclusive scan of the counts (``scan_gpu``) gives each cell's first sorted slot.
+3. An exclusive scan of the counts (``scan``) gives each cell's first sorted slot.
 4. ``scatter_nodes``: a counting sort, by atomic decrements of the counts (which leaves them
    at zero for the next step, so they never need clearing); the sorted rows are (x, y, z, 1).
 5. ``leaf_cells`` then ``coarsen_cells`` per level: each cell's centre of mass and node count,
@@ -25,7 +25,7 @@ One step, in launch order (``multipole_gpu.GridMultipole`` runs them):
    read the same cells): at each level l >= 2 the monopoles of the classic interaction list,
    the children of the neighbours of the node's parent cell that are not neighbours of its
    own cell (up to 189); then every node of the 27 finest cells around its own, exactly,
-   with the coincident-node rule of ``kernels_cpu.coincident_push``. Every other node is
+   with the coincident-node rule of ``cpu.kernels.coincident_push``. Every other node is
    counted exactly once: at the first level where its cell stops being a neighbour, or in the
    near field if that never happens. A listed cell is at least one cell width from the node,
    so the monopole error per cell is at worst about that of Barnes-Hut with theta = 1, and
@@ -42,7 +42,7 @@ from typing import Any
 from numba import cuda as _cuda
 from numba import float32, float64
 
-from visionflow.physics.kernels_gpu import TILE, coincident_push
+from visionflow.physics.cuda.kernels import TILE, coincident_push
 
 cuda: Any = _cuda  # numba-cuda's intrinsics are not typed
 

@@ -10,7 +10,7 @@ import pytest
 
 from visionflow.physics import Backend, PhysicsEngine, SimParams
 
-from .fixtures import KINDS, engine, node_ids
+from ..fixtures import KINDS, engine, node_ids
 
 pytest.importorskip("numba_cuda", reason="numba-cuda is not installed (pip install -e .[gpu])")
 

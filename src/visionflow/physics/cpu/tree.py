@@ -12,8 +12,8 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from visionflow.physics import kernels_tree as kt
-from visionflow.types import Vec3Array
+from visionflow.physics.cpu import tree_kernels as kt
+from visionflow.types import Real, Vec3Array
 
 __all__ = ["BarnesHutTree"]
 
@@ -99,9 +99,9 @@ class BarnesHutTree:
         self,
         pos: Vec3Array,
         n: int,
-        theta: float,
-        repulsion: float,
-        softening: float,
+        theta: Real,
+        repulsion: Real,
+        softening: Real,
         force: Vec3Array,
         *,
         parallel: bool = True,

@@ -1,6 +1,6 @@
 """CUDA kernels for one layout step (numba-cuda); imported only when the CUDA backend is chosen.
 
-Pure kernels over device arrays, with the formulas of ``kernels_cpu`` and ``reference``:
+Pure kernels over device arrays, with the formulas of ``cpu.kernels`` and ``reference``:
 
 - ``repulsion_exact``: all pairs, tiled: each block stages ``TILE`` positions in shared
   memory, every thread of the block sums them, then the next tile comes in. Coincident
@@ -32,7 +32,7 @@ which runs every thread of a block as a Python thread)."""
 
 @cuda.jit(device=True, fastmath=True)
 def coincident_push(ahead, repulsion, softening):  # type: ignore[no-untyped-def]
-    """``kernels_cpu.coincident_push`` restated for the device: ``ahead`` is i > j in the order both sides share."""
+    """``cpu.kernels.coincident_push`` restated for the device: ``ahead`` is i > j in the order both sides share."""
     s = float32(1.0) if ahead else float32(-1.0)
     jx = s * float32(0.01)
     jy = s * float32(0.007)
@@ -44,7 +44,7 @@ def coincident_push(ahead, repulsion, softening):  # type: ignore[no-untyped-def
 
 @cuda.jit(device=True, fastmath=True)
 def spring_tension(d, rest_length, exponent):  # type: ignore[no-untyped-def]
-    """``kernels_cpu.spring_tension`` restated for the device."""
+    """``cpu.kernels.spring_tension`` restated for the device."""
     if exponent == float32(1.0):
         return d - rest_length
     if exponent == float32(0.5):

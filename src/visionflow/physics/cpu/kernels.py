@@ -1,7 +1,7 @@
-"""Numba CPU kernels for one layout step.
+"""Numba CPU kernels for one layout step: exact all pairs, and the rest of a step after tree or cell-list repulsion.
 
 Pure functions over arrays: no classes, no globals, no logging. ``PhysicsEngine`` checks
-dtypes and contiguity once and calls these. Each node's force is gathered by the node
+dtypes and contiguity once and ``CpuBackend`` calls these. Each node's force is gathered by the node
 itself (springs come from a CSR adjacency holding both directions), so the parallel
 kernel writes only its own rows and needs no atomics or scatter-adds.
 
@@ -18,13 +18,13 @@ a serial and a parallel compilation of one function would overwrite each other's
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from numba import prange
 
 from visionflow.jit import jit
+from visionflow.types import Real
 
 __all__ = [
     "coincident_push",
@@ -39,11 +39,10 @@ F32 = npt.NDArray[np.float32]
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
-Real = float | np.floating[Any]
 
 
 @jit(fastmath=True, nogil=True, cache=True, inline="always")
-def coincident_push(i: int, j: int, repulsion: float, softening: float) -> tuple[Real, Real, Real]:
+def coincident_push(i: int, j: int, repulsion: Real, softening: Real) -> tuple[Real, Real, Real]:
     """Repulsion on node ``i`` from a node ``j`` at the same place: along a fixed axis, opposite for i and j.
 
     The one rule every repulsion method (exact, tree, cell list) applies, so they agree exactly.
@@ -195,7 +194,7 @@ def _integrate(
 @jit(fastmath=True, nogil=True, cache=True)
 def step_serial(
     pos: F32, vel: F32, out_pos: F32, out_vel: F32, soa: F32, ptr: I64, nbr: I32, weight: F32, pinned: U8, n: int,
-    dt: float, repulsion: float, softening: float, spring_k: float, rest_length: float, spring_exponent: float,
+    repulsion: float, softening: float, dt: float, spring_k: float, rest_length: float, spring_exponent: float,
     gravity: float, damping: float, max_force: float, max_speed: float, warm: float, bounds_radius: float,
 ) -> float:  # fmt: skip
     """One semi-implicit Euler step for nodes 0..n-1 with exact repulsion; returns the kinetic energy after it."""
@@ -214,7 +213,7 @@ def step_serial(
 @jit(fastmath=True, nogil=True, parallel=True, cache=True)
 def step_parallel(
     pos: F32, vel: F32, out_pos: F32, out_vel: F32, soa: F32, ptr: I64, nbr: I32, weight: F32, pinned: U8, n: int,
-    dt: float, repulsion: float, softening: float, spring_k: float, rest_length: float, spring_exponent: float,
+    repulsion: float, softening: float, dt: float, spring_k: float, rest_length: float, spring_exponent: float,
     gravity: float, damping: float, max_force: float, max_speed: float, warm: float, bounds_radius: float,
 ) -> float:  # fmt: skip
     """``step_serial`` with nodes spread over threads; each writes only its own rows."""

@@ -14,7 +14,7 @@ import pytest
 from visionflow.physics import Backend, Method, SimParams
 from visionflow.physics.reference import repulsion_forces
 
-from .fixtures import engine, layout
+from ..fixtures import engine, layout
 
 pytest.importorskip("numba_cuda", reason="numba-cuda is not installed (pip install -e .[gpu])")
 
@@ -46,7 +46,7 @@ def device_repulsion(pos: np.ndarray, nodes_per_cell: float = 4.0, multipole: An
     """Forces from the grid multipole on the device (or simulator), and the finest level it used."""
     from numba import cuda
 
-    from visionflow.physics.multipole_gpu import GridMultipole
+    from visionflow.physics.cuda.multipole import GridMultipole
 
     grid = multipole or GridMultipole(nodes_per_cell)
     force = cuda.device_array(pos.shape, np.float32)
@@ -59,21 +59,9 @@ def relative_error(force: np.ndarray, pos: np.ndarray) -> np.ndarray:
     return np.asarray(np.linalg.norm(force - exact, axis=1) / np.linalg.norm(exact, axis=1))
 
 
-@pytest.mark.parametrize("n", [1, 256, 257, 2000])
-def test_device_scan_is_an_exclusive_prefix_sum(n: int) -> None:
-    from numba import cuda
-
-    from visionflow.physics.scan_gpu import DeviceScan
-
-    values = np.random.default_rng(n).integers(0, 9, n).astype(np.int32)
-    out = cuda.device_array(n, np.int32)
-    DeviceScan(n).run(cuda.to_device(values), n, out)
-    np.testing.assert_array_equal(out.copy_to_host(), np.cumsum(values) - values)
-
-
 def test_finest_level_grows_with_the_node_count_and_is_capped() -> None:
-    from visionflow.physics.kernels_multipole import MAX_LEVEL
-    from visionflow.physics.multipole_gpu import finest_level
+    from visionflow.physics.cuda.multipole import finest_level
+    from visionflow.physics.cuda.multipole_kernels import MAX_LEVEL
 
     assert [finest_level(n) for n in (1, 300, 100_000, 1_000_000)] == [2, 3, 5, 6]
     assert finest_level(10**9) == MAX_LEVEL
@@ -112,7 +100,7 @@ def test_coincident_nodes_and_a_far_outlier_stay_finite_and_close(kind: str) -> 
 
 
 def test_workspace_is_reused_across_calls_and_sizes() -> None:
-    from visionflow.physics.multipole_gpu import GridMultipole
+    from visionflow.physics.cuda.multipole import GridMultipole
 
     grid = GridMultipole()
     for n, kind in [(120, "random"), (90, "uniform"), (160, "clusters")]:  # smaller, then larger: reallocates
@@ -136,6 +124,6 @@ def test_cuda_engine_switches_to_the_multipole_and_follows_the_reference() -> No
     gpu.step()
     assert gpu.method is Method.EXACT  # below the threshold again
     gpu.params = SimParams(cutoff=5.0)
-    gpu.multipole_threshold = 0
+    gpu.thresholds.multipole = 0
     gpu.step()
     assert gpu.method is Method.EXACT  # a cutoff is the all-pairs kernel's mask

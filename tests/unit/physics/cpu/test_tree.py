@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from visionflow.physics import Backend, Method, SimParams
-from visionflow.physics import kernels_tree as kt
-from visionflow.physics.tree import BarnesHutTree
+from visionflow.physics.cpu import tree_kernels as kt
+from visionflow.physics.cpu.tree import BarnesHutTree
 
-from .fixtures import KINDS, engine, layout, node_ids
+from ..fixtures import KINDS, engine, layout, node_ids
 
 
 def exact_repulsion(pos: np.ndarray, repulsion: float, softening: float) -> np.ndarray:

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from visionflow.physics import Backend, Method, SimParams
-from visionflow.physics.kernels_grid import grid_repulsion
+from visionflow.physics.cpu.grid import grid_repulsion
 
-from .fixtures import KINDS, engine
+from ..fixtures import KINDS, engine
 
 
 @pytest.mark.parametrize("kind", KINDS)

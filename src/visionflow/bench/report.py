@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 __all__ = ["render"]
@@ -39,7 +40,7 @@ def render(result: dict[str, Any], console: Console | None = None) -> None:
         speed.add_row(str(size["nodes"]), str(size["edges"]), "visionflow", _f(ours["ms_per_step"], 4), "1", note)
         for name, peer in size["peers"].items():
             if "skipped" in peer:
-                speed.add_row("", "", name, "-", "-", peer["skipped"])
+                speed.add_row("", "", name, "-", "-", escape(peer["skipped"]))  # "pip install .[bench]" is not markup
             else:
                 speed.add_row("", "", name, _f(peer["ms_per_step"], 4), _f(peer["ratio"], 1),
                               f"{peer['iterations']} iterations")  # fmt: skip
