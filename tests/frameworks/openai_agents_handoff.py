@@ -43,9 +43,11 @@ class ScriptedModel(Model):
         self.name = name
         self.turns = list(turns)
 
-    async def get_response(self, system_instructions: Any, input: Any, model_settings: Any, tools: Any,
-                           output_schema: Any, handoffs: Any, tracing: ModelTracing, *, previous_response_id: Any = None,
-                           conversation_id: Any = None, prompt: Any = None) -> ModelResponse:  # fmt: skip
+    async def get_response(
+        self, system_instructions: Any, input: Any, model_settings: Any, tools: Any, output_schema: Any,
+        handoffs: Any, tracing: ModelTracing, *, previous_response_id: Any = None, conversation_id: Any = None,
+        prompt: Any = None,
+    ) -> ModelResponse:  # fmt: skip
         output, input_tokens, output_tokens = self.turns.pop(0)
         usage = ResponseUsage(input_tokens=input_tokens, output_tokens=output_tokens,
                               total_tokens=input_tokens + output_tokens,
@@ -70,8 +72,8 @@ def call(name: str, arguments: dict[str, Any], call_id: str) -> ResponseFunction
 
 
 def say(text: str) -> ResponseOutputMessage:
-    return ResponseOutputMessage(type="message", id="msg", role="assistant", status="completed",
-                                 content=[ResponseOutputText(type="output_text", text=text, annotations=[])])  # fmt: skip
+    content = [ResponseOutputText(type="output_text", text=text, annotations=[])]
+    return ResponseOutputMessage(type="message", id="msg", role="assistant", status="completed", content=content)
 
 
 @function_tool

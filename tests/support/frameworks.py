@@ -46,8 +46,8 @@ def framework_python() -> Path:
             return python
         shutil.rmtree(home, ignore_errors=True)
         base = getattr(sys, "_base_executable", sys.executable)
-        steps = ([base, "-m", "venv", str(home)],
-                 [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", str(REQUIREMENTS)])  # fmt: skip
+        install = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r", str(REQUIREMENTS)]
+        steps = ([base, "-m", "venv", str(home)], install)
         for step in steps:
             result = subprocess.run(step, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False)
             if result.returncode != 0:

@@ -323,8 +323,8 @@ class OtlpIngest:
             status = AgentStatus.ERROR if record.failed else AgentStatus.BUSY
             if status is not agent.status:
                 changes["status"] = status
-        if record.failed and record.error is not None:
-            agent.metadata["last_error"] = record.error
+            if record.failed and record.error is not None:
+                agent.metadata["last_error"] = record.error
         if record.kind is SpanKind.TOOL:
             track.tools += 1
             track.tools_failed += record.failed
