@@ -93,9 +93,12 @@ class _Trace:
 
 @dataclass(slots=True)
 class _Track:
-    """What the ingest remembers of an agent beyond its fields."""
+    """The ingest's own account of an agent, written to its fields once per applied batch."""
 
     last_span: float
+    status: AgentStatus = AgentStatus.BUSY
+    current_task: str | None = None
+    tokens: int = 0
     last_end_ns: int = -1
     last_tool_end_ns: int = -1
     tools: int = 0
@@ -141,6 +144,8 @@ class OtlpIngest:
         """Spans whose agent id is taken by another source's agent: that agent is left alone."""
         self.last_update: float | None = None
         self._kinds = {kind: metrics.otlp_spans.labels(kind.value) for kind in SpanKind}
+        self._dirty: set[str] = set()
+        """Agents whose account changed since their fields were last written."""
 
     # ---------------------------------------------------------------- applying
     def apply(self, records: Iterable[SpanRecord]) -> int:
@@ -151,6 +156,7 @@ class OtlpIngest:
         for record in records:
             tally[record.kind] += 1
             applied += self._apply(record, now)
+        self._write()
         for kind, count in tally.items():
             if count:
                 self._kinds[kind].inc(count)
@@ -311,43 +317,56 @@ class OtlpIngest:
             track = self._create(trace, agent_id, name, record, now, parent)
             if track is None:
                 return None
-        agent = self.state.agents[agent_id]
+        metadata = self.state.agents[agent_id].metadata
         track.last_span = now
         track.outcomes.append(not record.failed)
-        changes: dict[str, Any] = {}
-        health = 100.0 * sum(track.outcomes) / len(track.outcomes)
-        if health != agent.health:
-            changes["health"] = health
         if record.end_ns >= track.last_end_ns:
             track.last_end_ns = record.end_ns
-            status = AgentStatus.ERROR if record.failed else AgentStatus.BUSY
-            if status is not agent.status:
-                changes["status"] = status
+            track.status = AgentStatus.ERROR if record.failed else AgentStatus.BUSY
             if record.failed and record.error is not None:
-                agent.metadata["last_error"] = record.error
+                metadata["last_error"] = record.error
         if record.kind is SpanKind.TOOL:
             track.tools += 1
             track.tools_failed += record.failed
-            done = track.tools - track.tools_failed
-            changes.update(tasks_completed=done, success_rate=done / track.tools)
             if record.end_ns >= track.last_tool_end_ns:
                 track.last_tool_end_ns = record.end_ns
-                if record.tool != agent.current_task:
-                    changes["current_task"] = record.tool
+                track.current_task = record.tool
         elif record.kind is SpanKind.LLM:
             if record.tokens:
+                track.tokens += record.tokens
                 track.tokens_window.append((now, record.tokens))
                 track.window_tokens += record.tokens
-                changes.update(tokens=agent.tokens + record.tokens, token_rate=track.window_tokens / RATE_WINDOW_S)
             if record.model is not None:
-                agent.metadata["model"] = record.model
+                metadata["model"] = record.model
         elif record.kind is SpanKind.AGENT:
             for key, value in record.attributes.items():
-                if key in agent.metadata or len(agent.metadata) < MAX_METADATA_KEYS:
-                    agent.metadata[key] = value
-        if changes:
-            self.state.update(agent_id, **changes)
+                if key in metadata or len(metadata) < MAX_METADATA_KEYS:
+                    metadata[key] = value
+        self._dirty.add(agent_id)
         return track
+
+    def _write(self) -> None:
+        """Write every changed account to its agent: one update (one piece of news) per agent per batch."""
+        agents = self.state.agents
+        for agent_id in self._dirty:
+            track = self.owned.get(agent_id)
+            agent = agents.get(agent_id)
+            if track is None or agent is None:
+                continue
+            done = track.tools - track.tools_failed
+            fields = {
+                "status": track.status,
+                "current_task": track.current_task,
+                "tokens": track.tokens,
+                "token_rate": track.window_tokens / RATE_WINDOW_S,
+                "health": 100.0 * sum(track.outcomes) / len(track.outcomes) if track.outcomes else agent.health,
+                "tasks_completed": done,
+                "success_rate": done / track.tools if track.tools else agent.success_rate,
+            }
+            changes = {name: value for name, value in fields.items() if getattr(agent, name) != value}
+            if changes:
+                self.state.update(agent_id, **changes)
+        self._dirty.clear()
 
     def _create(
         self, trace: _Trace, agent_id: str, name: str, record: SpanRecord, now: float, parent: str | None
@@ -429,19 +448,19 @@ class OtlpIngest:
                 del self.owned[agent_id]
                 state.remove(agent_id)
                 continue
-            changes: dict[str, Any] = {}
             if silent >= self.expire_s:
-                if agent.status is not AgentStatus.OFFLINE:
-                    changes.update(status=AgentStatus.OFFLINE, current_task=None)
-            elif silent >= self.idle_s and agent.status is AgentStatus.BUSY:
-                changes.update(status=AgentStatus.IDLE, current_task=None)
+                if track.status is not AgentStatus.OFFLINE:
+                    track.status, track.current_task = AgentStatus.OFFLINE, None
+                    self._dirty.add(agent_id)
+            elif silent >= self.idle_s and track.status is AgentStatus.BUSY:
+                track.status, track.current_task = AgentStatus.IDLE, None
+                self._dirty.add(agent_id)
             window = track.tokens_window
             if window and window[0][0] < now - RATE_WINDOW_S:
                 while window and window[0][0] < now - RATE_WINDOW_S:
                     track.window_tokens -= window.popleft()[1]
-                changes["token_rate"] = track.window_tokens / RATE_WINDOW_S
-            if changes:
-                state.update(agent_id, **changes)
+                self._dirty.add(agent_id)
+        self._write()
         while self._traces:
             oldest, trace = next(iter(self._traces.items()))
             if now - trace.seen < self.expire_s:

@@ -120,6 +120,8 @@ def clean_text(value: object, limit: int = MAX_NAME_CHARS) -> str | None:
     """A name fit to show: control characters and outer white space removed, at most ``limit`` characters."""
     if not isinstance(value, str):
         return None
+    if len(value) <= limit and value.isprintable():  # the usual case, without a character loop
+        return value.strip() or None
     text = "".join(ch for ch in value[: 4 * limit] if ch.isprintable()).strip()[:limit].strip()
     return text or None
 

@@ -19,6 +19,7 @@ from tests.support.spans import Traces
 
 from visionflow.errors import ConfigError
 from visionflow.server.app import create_app
+from visionflow.server.routes.otlp import APPLY_CHUNK
 from visionflow.server.runtime import Runtime
 from visionflow.server.settings import load_settings
 from visionflow.sources import OtlpSource
@@ -144,7 +145,7 @@ def test_the_ingest_token(make_runtime: MakeRuntime, api: Api) -> None:
 
 
 def test_a_big_request_lets_the_loop_run_between_chunks(make_runtime: MakeRuntime) -> None:
-    """The route applies 500 spans at a time and yields: a tick due meanwhile runs in between."""
+    """The route applies ``APPLY_CHUNK`` spans at a time and yields: a tick due meanwhile runs in between."""
     rt = make_runtime(agents=5)
     body = agent_trace(tools=1999).body()
     seen: list[int] = []
@@ -167,7 +168,7 @@ def test_a_big_request_lets_the_loop_run_between_chunks(make_runtime: MakeRuntim
 
     assert asyncio.run(go()).status_code == 200
     assert rt.otlp.spans == 2000
-    assert {500, 1000, 1500} <= set(seen)  # the loop ran after each chunk
+    assert set(range(APPLY_CHUNK, 2000, APPLY_CHUNK)) <= set(seen)  # the loop ran after each chunk
 
 
 def test_source_otlp_runs_no_simulator(make_runtime: MakeRuntime, api: Api) -> None:

@@ -36,7 +36,7 @@ from visionflow.sources.otlp_wire import (
 
 __all__ = ["APPLY_CHUNK", "authorized", "decode_body", "router"]
 
-APPLY_CHUNK = 500
+APPLY_CHUNK = 250
 """Spans applied between two chances for the loop to tick."""
 
 _DECODER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="visionflow-otlp")
