@@ -424,10 +424,12 @@ class OtlpIngest:
         return trace
 
     def _forget_oldest(self, keep: bytes) -> None:
+        """Forget the least recently active traces past the caps; ``keep`` last, if it alone is too big."""
         while self._traces and (len(self._traces) > self.max_traces or self._tracked > self.max_spans):
             oldest = next(iter(self._traces))
-            if oldest == keep:
-                break
+            if oldest == keep and len(self._traces) > 1:
+                self._traces.move_to_end(keep)
+                continue
             self._forget(oldest)
 
     def _forget(self, trace_id: bytes) -> None:
@@ -474,6 +476,7 @@ class OtlpIngest:
             "spans": self.spans,
             "agents": len(self.owned),
             "traces": len(self._traces),
+            "tracked_spans": self._tracked,
             "waiting_spans": self._waiting,
             "unattributed_spans": self.unattributed,
             "duplicate_spans": self.duplicates,

@@ -323,3 +323,16 @@ def test_a_parent_cycle_ends_the_walk(ingest: OtlpIngest, state: SwarmState) -> 
     a.parent_span_id = b.span_id  # a <-> b: no root, no agent
     ingest.apply(read_spans(request).records)
     assert len(state) == 0 and ingest.unattributed == 1
+
+
+def test_one_endless_trace_is_forgotten_rather_than_kept_growing(
+    make_ingest: Callable[..., OtlpIngest], state: SwarmState
+) -> None:
+    ingest = make_ingest(max_spans=50)
+    traces = Traces()
+    with traces.span("a", {**GENAI_AGENT, "gen_ai.agent.name": "Loop"}):
+        for _ in range(120):
+            with traces.span("step", {}):
+                pass
+    send(ingest, traces)
+    assert ingest.status()["traces"] <= 1 and ingest.status()["tracked_spans"] <= 50

@@ -134,6 +134,7 @@ def router(runtime: Runtime) -> APIRouter:
         limit = settings.otlp_max_body_bytes
         headers = request.headers
         try:
+            encoding_of(headers.get("content-type"))  # refused before the body is read
             body = await _read_limited(request, limit)
             loop = asyncio.get_running_loop()
             batch = await loop.run_in_executor(_DECODER, decode_body, body, headers.get("content-type"),
