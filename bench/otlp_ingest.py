@@ -8,7 +8,8 @@ through a conversation id, 200 in all), and measures what the route does with on
 parse, read the spans (``decode_body``, the part that runs in a worker thread) and apply them to
 the swarm (the part on the event loop). Beside it, the push API's hot path from
 ``bench/push_ingest.py``: parse, validate and apply a 1,000-item JSON batch. Ratios are spans a
-second over push updates a second, so 1.0 means a span costs what a pushed update costs.
+second over push updates a second, measured in the same round, so 1.0 means a span costs what a
+pushed update costs.
 """
 
 from __future__ import annotations
@@ -90,14 +91,23 @@ def make_requests(count: int, spans: int, compress: bool) -> list[bytes]:
     return bodies
 
 
-def rate(run: Callable[[], int], repeats: int = 5) -> float:
-    """Median items a second over ``repeats`` runs."""
-    rates = []
+def measure(runs: dict[str, Callable[[], int]], repeats: int) -> dict[str, tuple[float, float]]:
+    """Median items a second of each run, and its median ratio to the first run's rate.
+
+    The runs take turns within each repeat, so every ratio compares rates measured under the
+    same load (this machine is shared; absolute rates move with it, ratios much less).
+    """
+    rates: dict[str, list[float]] = {name: [] for name in runs}
+    ratios: dict[str, list[float]] = {name: [] for name in runs}
+    first = next(iter(runs))
     for _ in range(repeats):
-        start = time.perf_counter()
-        items = run()
-        rates.append(items / (time.perf_counter() - start))
-    return statistics.median(rates)
+        for name, run in runs.items():
+            start = time.perf_counter()
+            items = run()
+            rates[name].append(items / (time.perf_counter() - start))
+        for name in runs:
+            ratios[name].append(rates[name][-1] / rates[first][-1])
+    return {name: (statistics.median(rates[name]), statistics.median(ratios[name])) for name in runs}
 
 
 def main() -> None:
@@ -105,6 +115,7 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=1000, help="spans a request")
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--gzip", action="store_true", help="compress the OTLP bodies, as exporters may")
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     encoding = "gzip" if args.gzip else None
@@ -137,26 +148,22 @@ def main() -> None:
             items += len(batch)
         return items
 
-    base = rate(push_ingest)
-    results: dict[str, float] = {
-        "push_validate_apply": base,
-        "otlp_decode_thread": rate(decode_only),
-        "otlp_apply_loop": rate(apply_only),
-        "otlp_decode_apply": rate(otlp_ingest),
-    }
+    results = measure({"push_validate_apply": push_ingest, "otlp_decode_thread": decode_only,
+                       "otlp_apply_loop": apply_only, "otlp_decode_apply": otlp_ingest}, args.repeats)  # fmt: skip
     check = fresh()
     for records in decoded:
         check.apply(records)
     agents = len(check.owned)
     if args.json:
-        print(json.dumps({k: {"per_s": v, "ratio_vs_push": v / base} for k, v in results.items()} | {"agents": agents}))
+        print(json.dumps({k: {"per_s": v, "ratio_vs_push": r} for k, (v, r) in results.items()} | {"agents": agents}))
         return
     size = sum(len(b) for b in bodies) / len(bodies)
     print(f"OTLP ingest, requests of {args.spans} spans ({size / 1024:.0f} KiB{' gzip' if args.gzip else ''}), "
-          f"{agents} agents; push batches of 1,000 items, 200 agents ({args.requests} a run, median of 5)")  # fmt: skip
-    for name, value in results.items():
+          f"{agents} agents; push batches of 1,000 items, 200 agents ({args.requests} a run, "
+          f"medians of {args.repeats}, runs taking turns)")  # fmt: skip
+    for name, (value, ratio) in results.items():
         unit = "updates/s" if name.startswith("push") else "spans/s  "
-        print(f"  {name:22s} {value:12,.0f} {unit}  {value / base:6.2f}x push")
+        print(f"  {name:22s} {value:12,.0f} {unit}  {ratio:6.2f}x push")
 
 
 if __name__ == "__main__":
