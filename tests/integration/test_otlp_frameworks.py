@@ -91,5 +91,6 @@ def test_spans_sent_with_the_wrong_token_show_nothing(server: LiveServer) -> Non
     assert done.returncode == 0
     assert "401" in done.stderr  # the exporter logs the refusal
     assert server.get("/api/bots/data").json()["total_agents"] == before
-    metrics = server.get("/metrics").text
-    assert 'visionflow_otlp_rejected_total{reason="auth"} 1.0' in metrics
+    refused = [float(line.rsplit(" ", 1)[1]) for line in server.get("/metrics").text.splitlines()
+               if line.startswith('visionflow_otlp_rejected_total{reason="auth"}')]  # fmt: skip
+    assert refused and refused[0] >= 1  # one per export request: the batch processor may send several
