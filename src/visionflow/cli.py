@@ -36,6 +36,7 @@ class SourceFlag(StrEnum):
     simulated = "simulated"
     mcp = "mcp"
     push = "push"
+    otlp = "otlp"
 
 
 _FLAG_OF = {

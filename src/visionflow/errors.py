@@ -16,7 +16,10 @@
     │   │   ├── ControlUnavailableError     the orchestrator is not connected
     │   │   ├── ControlFailedError          the tool failed, or answered with a failure
     │   │   └── ControlTimeoutError         the tool gave no answer in time
-    │   └── IngestConflictError         a pushed batch names an agent another source owns
+    │   ├── IngestConflictError         a pushed batch names an agent another source owns
+    │   └── TelemetryPayloadError       an OTLP export request cannot be read (malformed)
+    │       ├── PayloadTooLargeError        over the byte limit, as sent or once decompressed
+    │       └── UnsupportedPayloadError     a content type or encoding the receiver does not read
     ├── BatchRejectedError              the server refused a batch the reporter sent; resending cannot help
     └── StreamClosedError               a WebSocket client went away; carries the close code
 
@@ -47,13 +50,16 @@ __all__ = [
     "ImmutableFieldError",
     "IngestConflictError",
     "MalformedResultError",
+    "PayloadTooLargeError",
     "PhysicsError",
     "SourceError",
     "StreamClosedError",
     "SwarmError",
     "SwarmFullError",
+    "TelemetryPayloadError",
     "ToolFailedError",
     "UnknownAgentError",
+    "UnsupportedPayloadError",
     "VisionFlowError",
 ]
 
@@ -156,6 +162,22 @@ class IngestConflictError(SourceError):
         super().__init__(message)
         self.loc = loc
         self.message = message
+
+
+class TelemetryPayloadError(SourceError):
+    """An OTLP export request that cannot be read: not the protobuf or JSON it claims to be."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PayloadTooLargeError(TelemetryPayloadError):
+    """An OTLP request over the byte limit, as sent or once decompressed (a gzip bomb)."""
+
+
+class UnsupportedPayloadError(TelemetryPayloadError):
+    """An OTLP request in a content type or content encoding the receiver does not read."""
 
 
 # ----------------------------------------------------------------- client

@@ -46,6 +46,8 @@ __all__ = [
     "INGEST_REJECT_REASONS",
     "INTENSITY_BUCKETS",
     "MCP_ERROR_KINDS",
+    "OTLP_REJECT_REASONS",
+    "OTLP_SPAN_KINDS",
     "STAGES",
     "TICK_BUCKETS",
     "CallbackGauge",
@@ -64,6 +66,12 @@ MCP_ERROR_KINDS = ("connect", "timeout", "tool", "malformed")
 
 INGEST_REJECT_REASONS = ("auth", "too_large", "invalid", "conflict")
 """The only values of ``visionflow_ingest_rejected_total``'s ``reason`` label."""
+
+OTLP_SPAN_KINDS = ("agent", "tool", "llm", "handoff", "other", "invalid")
+"""The only values of ``visionflow_otlp_spans_total``'s ``kind`` label (``invalid``: refused, bad ids)."""
+
+OTLP_REJECT_REASONS = ("auth", "too_large", "malformed", "unsupported", "disabled")
+"""The only values of ``visionflow_otlp_rejected_total``'s ``reason`` label."""
 
 # A tick at 60 Hz lasts 16.7 ms; resolve well below it, and a few overruns above.
 TICK_BUCKETS = (
@@ -274,6 +282,22 @@ class Metrics:
         )
         for reason in INGEST_REJECT_REASONS:
             self.ingest_rejected.labels(reason)
+        self.otlp_spans = Counter(
+            "visionflow_otlp_spans",
+            "Spans received on /v1/traces by what they showed: agent, tool, llm, handoff, other; invalid: refused.",
+            ["kind"],
+            registry=r,
+        )
+        for kind in OTLP_SPAN_KINDS:
+            self.otlp_spans.labels(kind)
+        self.otlp_rejected = Counter(
+            "visionflow_otlp_rejected", "OTLP export requests refused whole, by reason.", ["reason"], registry=r
+        )
+        for reason in OTLP_REJECT_REASONS:
+            self.otlp_rejected.labels(reason)
+        self.otlp_agents = Gauge(
+            "visionflow_otlp_agents", "Agents in the live swarm that came from OpenTelemetry traces.", registry=r
+        )
         self._define_pipeline_metrics(r)
 
     def _define_pipeline_metrics(self, r: CollectorRegistry) -> None:

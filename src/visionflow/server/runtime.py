@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -18,7 +19,17 @@ from visionflow.server.instrumentation import instrument
 from visionflow.server.news import SwarmNews
 from visionflow.server.pipeline import Pipeline
 from visionflow.server.settings import Settings
-from visionflow.sources import AgentSource, MCPSource, MCPTarget, PushIngest, PushSource, SimulatedSource, load_profile
+from visionflow.sources import (
+    AgentSource,
+    MCPSource,
+    MCPTarget,
+    OtlpIngest,
+    OtlpSource,
+    PushIngest,
+    PushSource,
+    SimulatedSource,
+    load_profile,
+)
 from visionflow.stream import HubSettings, StreamHub
 from visionflow.swarm import SwarmState
 
@@ -30,10 +41,12 @@ STALL_UNHEALTHY_S = 2.0
 """The loop counts as stuck when no tick finished for this long."""
 
 
-def build_source(settings: Settings, metrics: Metrics, ingest: PushIngest) -> AgentSource:
+def build_source(settings: Settings, metrics: Metrics, ingest: PushIngest, otlp: OtlpIngest) -> AgentSource:
     """The source ``settings.source`` names; ``ConfigError`` names a bad MCP setting."""
     if settings.source == "push":
         return PushSource(ingest)
+    if settings.source == "otlp":
+        return OtlpSource(otlp)
     if settings.source == "mcp":
         target = MCPTarget.from_settings(settings.mcp_command, settings.mcp_url, settings.mcp_transport)
         return MCPSource(
@@ -60,7 +73,8 @@ class Runtime:
         self.metrics = metrics or Metrics()
         self.state = SwarmState()
         self.ingest = PushIngest(self.state, self.metrics)
-        self.source: AgentSource = source or build_source(settings, self.metrics, self.ingest)
+        self.otlp = OtlpIngest(self.state, self.metrics, idle_s=settings.otlp_idle_s, expire_s=settings.otlp_expire_s)
+        self.source: AgentSource = source or build_source(settings, self.metrics, self.ingest, self.otlp)
         self.physics = resolve_physics(settings.physics)
         self.engine = PhysicsEngine(SimParams(), backend=self.physics.backend, seed=settings.seed)
         # The hub pulls snapshots from the news; the pipeline feeds the news and publishes to the hub.
@@ -93,8 +107,10 @@ class Runtime:
         self.started_at = time.monotonic()
         self._stop = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
+        self._otlp_sweeps: asyncio.Task[None] | None = None
         self.metrics.read_at_scrape(self.metrics.active_agents, lambda: len(self.state))
         self.metrics.read_at_scrape(self.metrics.websocket_connections, lambda: self.hub.client_count)
+        self.metrics.read_at_scrape(self.metrics.otlp_agents, lambda: len(self.otlp.owned))
         self.wire_quality = instrument(self.metrics, self.pipeline, requested=self.physics.requested,
                                        backend=self.physics.backend.value,
                                        fallback=self.physics.fallback_reason is not None)  # fmt: skip
@@ -110,8 +126,21 @@ class Runtime:
         warm_up(self.physics.backend, self.engine.params)
         await self.hub.start()
         self._loop_task = asyncio.create_task(self.pipeline.run(self._stop), name="visionflow-pipeline")
+        if self.settings.otlp and not isinstance(self.source, OtlpSource):
+            self._otlp_sweeps = asyncio.create_task(self._sweep_otlp(), name="visionflow-otlp-sweeps")
         log_event(log, "INFO", "pipeline_started", category="system", agents=len(self.state),
                   backend=self.physics.backend.value, tick_hz=self.settings.tick_hz)  # fmt: skip
+
+    async def _sweep_otlp(self) -> None:
+        """Age traced agents once a second beside another source (alone, ``OtlpSource.tick`` does it)."""
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=1.0)
+            try:
+                self.otlp.sweep()
+            except Exception:
+                self.metrics.errors.labels("source").inc()
+                log.exception("otlp_sweep_failed")
 
     def set_physics_params(self, changes: dict[str, Any]) -> SimParams:
         """Apply parameter changes at run time; a bad value raises ConfigError and changes nothing."""
@@ -125,6 +154,8 @@ class Runtime:
         self._stop.set()
         if self._loop_task is not None:
             await self._loop_task
+        if self._otlp_sweeps is not None:
+            await self._otlp_sweeps
         await self.hub.stop()
         await self.source.stop()
         log_event(log, "INFO", "pipeline_stopped", category="system", ticks=self.pipeline.seq)
@@ -162,6 +193,8 @@ class Runtime:
             "status": "error" if not source_status.connected else "degraded" if source_status.stale else "ok",
             **source_status.to_dict(time.time()),
         }
+        if self.settings.otlp and not isinstance(self.source, OtlpSource):
+            source["otlp"] = self.otlp.status()
         stream = {"status": "ok" if self.hub.bound_port else "error", "clients": self.hub.client_count,
                   "port": self.hub.bound_port, "path": self.settings.ws_path}  # fmt: skip
         components = {"physics": physics, "source": source, "store": {"status": "disabled"}, "stream": stream}

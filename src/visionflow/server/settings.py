@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     http_port: int = Field(8080, ge=0, le=65535)
     ws_port: int = Field(3002, ge=0, le=65535)
     ws_path: str = "/ws"
-    source: Literal["simulated", "mcp", "push"] = "simulated"
+    source: Literal["simulated", "mcp", "push", "otlp"] = "simulated"
     agents: int = Field(200, ge=1, le=100_000)
     seed: int = Field(0, ge=0)
     tick_hz: float = Field(60.0, gt=0, le=1000)
@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     ingest_token: str | None = None
     ingest_max_batch: int = Field(5000, ge=1, le=100_000)
     ingest_max_body_bytes: int = Field(4 << 20, ge=1024, le=256 << 20)
+    otlp: bool = True
+    """Receive OpenTelemetry traces on ``POST /v1/traces`` beside any source (``--source otlp``: alone)."""
+    otlp_idle_s: float = Field(30.0, gt=0, le=86_400)
+    """An agent with no span for this long turns idle."""
+    otlp_expire_s: float = Field(300.0, gt=0, le=86_400)
+    """An agent with no span for this long turns offline, and is removed ``otlp_idle_s`` later."""
+    otlp_max_body_bytes: int = Field(8 << 20, ge=1024, le=256 << 20)
+    """Largest OTLP request, as sent and once decompressed."""
     log_file: Path | None = None
     """Also write the JSON log lines here, rotated by size (``visionflow logs`` reads these files)."""
     log_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
@@ -152,6 +160,10 @@ class Settings(BaseSettings):
             raise ValueError("--source mcp needs exactly one of --mcp-command and --mcp-url")
         if self.mcp_poll_busy_s > self.mcp_poll_idle_s:
             raise ValueError("mcp_poll_busy_s must not exceed mcp_poll_idle_s")
+        if self.source == "otlp" and not self.otlp:
+            raise ValueError("--source otlp needs the OTLP receiver (otlp: true)")
+        if self.otlp_idle_s >= self.otlp_expire_s:
+            raise ValueError("otlp_idle_s must be less than otlp_expire_s")
         return self
 
     @classmethod

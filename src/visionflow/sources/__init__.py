@@ -1,8 +1,9 @@
-"""Where agents come from: the simulator, MCP orchestrators, and pushed updates."""
+"""Where agents come from: the simulator, MCP orchestrators, pushed updates, and OpenTelemetry traces."""
 
 from visionflow.errors import ControlError, IngestConflictError, MalformedResultError
 from visionflow.sources.base import AgentSource, SourceStatus
 from visionflow.sources.mcp import MCPSource, MCPTarget
+from visionflow.sources.otlp import OtlpIngest, OtlpSource
 from visionflow.sources.profile import BUILTIN_PROFILES, ProfileMapping, load_profile
 from visionflow.sources.push import PushIngest, PushSource, UpdateBatch
 from visionflow.sources.simulated import SimulatedSource
@@ -15,6 +16,8 @@ __all__ = [
     "MCPSource",
     "MCPTarget",
     "MalformedResultError",
+    "OtlpIngest",
+    "OtlpSource",
     "ProfileMapping",
     "PushIngest",
     "PushSource",
