@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +97,8 @@ class Runtime:
         self, settings: Settings, *, metrics: Metrics | None = None, source: AgentSource | None = None
     ) -> None:
         self.settings = settings
+        self.instance_id = uuid.uuid4().hex
+        """New at every start: clients that see it change know the server restarted."""
         self.metrics = metrics or Metrics()
         self.state = SwarmState()
         self.ingest = PushIngest(self.state, self.metrics)
@@ -229,6 +232,7 @@ class Runtime:
         return {
             "status": status,
             "version": __version__,
+            "instance_id": self.instance_id,
             "uptime_s": round(self.uptime_s, 3),
             "loop_age_s": None if loop_age is None else round(loop_age, 4),
             "components": components,

@@ -19,6 +19,7 @@ def test_pushed_agents_join_the_simulated_swarm_and_show_in_the_api(make_runtime
                                              "messages": [{"from": "ext-1", "to": "ext-2", "bytes": 64}]})  # fmt: skip
     assert response.status_code == 200, response.text
     assert response.json()["applied"]["messages"] == 1
+    assert response.json()["instance_id"] == rt.instance_id == api(rt, "GET", "/api/health").json()["instance_id"]
     rt.pipeline.tick_inline()
     body = api(rt, "GET", "/api/bots/data").json()
     assert {"ext-1", "ext-2"} <= {a["id"] for a in body["agents"]} and body["total_agents"] == 7

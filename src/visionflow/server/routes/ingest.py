@@ -3,6 +3,9 @@
 The body is read with a hard size limit before it is parsed, validated whole (a bad item
 is a 422 naming it), checked for conflicts with other sources (409), and only then applied.
 With ``VISIONFLOW_INGEST_TOKEN`` set, requests must carry ``Authorization: Bearer <token>``.
+
+Every answer carries the server's ``instance_id``, new at each start: a client that sees it
+change knows the server restarted and may have lost what it was sent before.
 """
 
 from __future__ import annotations
@@ -72,6 +75,6 @@ def router(runtime: Runtime) -> APIRouter:
         except IngestConflictError as exc:
             rejected.labels("conflict").inc()
             return _error(409, list(exc.loc), exc.message, "conflict")
-        return {"applied": applied, "total_agents": len(runtime.state)}
+        return {"applied": applied, "total_agents": len(runtime.state), "instance_id": runtime.instance_id}
 
     return api
