@@ -152,12 +152,7 @@ class PushIngest:
         now = self._clock()
         for upsert in batch.agents:
             self._upsert(state, upsert, now)
-        unmatched_links = [
-            i
-            for i, link in enumerate(batch.links)
-            if not state.restore_link(link.sender, link.to, now, message_count=link.message_count, nbytes=link.bytes,
-                                      last_message_at=link.last_message_at)  # fmt: skip
-        ]
+        unmatched_links = [i for i, link in enumerate(batch.links) if not self._restore(state, link, now)]
         delivered = 0
         unmatched_messages: list[int] = []
         for i, message in enumerate(batch.messages):
@@ -184,6 +179,11 @@ class PushIngest:
             "unmatched_messages": len(unmatched_messages),
             "unmatched": {"messages": unmatched_messages, "links": unmatched_links},
         }
+
+    @staticmethod
+    def _restore(state: SwarmState, link: LinkItem, now: float) -> bool:
+        return state.restore_link(link.sender, link.to, now, message_count=link.message_count, nbytes=link.bytes,
+                                  last_message_at=link.last_message_at)  # fmt: skip
 
     def _upsert(self, state: SwarmState, upsert: AgentUpsert, now: float) -> None:
         given = {name: getattr(upsert, name) for name in upsert.model_fields_set if name in _FIELDS}
