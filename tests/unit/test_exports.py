@@ -15,6 +15,7 @@ PACKAGES = [
     "visionflow.server",
     "visionflow.observability",
     "visionflow.ops",
+    "visionflow.client",
 ]
 
 
