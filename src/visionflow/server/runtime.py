@@ -75,14 +75,18 @@ def build_source(settings: Settings, metrics: Metrics, ingest: PushIngest) -> Ag
     if settings.source == "push":
         return PushSource(ingest)
     if settings.source == "mcp":
-        target = MCPTarget.from_settings(settings.mcp_command, settings.mcp_url, settings.mcp_transport)
+        target = MCPTarget.from_settings(settings.mcp_command, settings.mcp_url, settings.mcp_transport,
+                                         env=settings.mcp_env, cwd=settings.mcp_cwd,
+                                         inherit_env=settings.mcp_inherit_env)  # fmt: skip
         return MCPSource(
             target.connect,
             load_profile(settings.mcp_profile),
             metrics,
             describe=target.describe(),
+            stderr=target.stderr_lines,
             poll_busy_s=settings.mcp_poll_busy_s,
             poll_idle_s=settings.mcp_poll_idle_s,
+            poll_max_s=settings.mcp_poll_max_s,
             timeout_s=settings.mcp_timeout_s,
             backoff_max_s=settings.mcp_backoff_max_s,
             stale_after_s=settings.mcp_stale_s,
@@ -216,8 +220,9 @@ class Runtime:
             "tick_hz": self.settings.tick_hz,
             "overruns": self.pipeline.overruns,
         }
+        troubled = source_status.stale or source_status.degraded
         source = {
-            "status": "error" if not source_status.connected else "degraded" if source_status.stale else "ok",
+            "status": "error" if not source_status.connected else "degraded" if troubled else "ok",
             **source_status.to_dict(time.time()),
         }
         stream = {"status": "ok" if self.hub.bound_port else "error", "clients": self.hub.client_count,
