@@ -72,7 +72,7 @@ system-deps:
 
 $(NODE_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null || $(MAKE) system-deps
-	npm ci --no-audit --no-fund
+	npm ci --no-audit --no-fund --omit=optional
 	@touch $(NODE_STAMP)
 
 test-web: system-deps $(NODE_STAMP)

@@ -55,6 +55,7 @@ _FLAG_OF = {
     "mcp_profile": "--mcp-profile",
     "mcp_poll_busy_s": "--mcp-poll-busy",
     "mcp_poll_idle_s": "--mcp-poll-idle",
+    "mcp_poll_max_s": "--mcp-poll-max",
     "mcp_timeout_s": "--mcp-timeout",
     "mcp_env": "--mcp-env",
     "mcp_cwd": "--mcp-cwd",
@@ -109,6 +110,9 @@ def serve(
     ] = None,
     mcp_poll_busy: Annotated[float | None, typer.Option(help="Seconds between polls while agents are busy.")] = None,
     mcp_poll_idle: Annotated[float | None, typer.Option(help="Seconds between polls while agents idle.")] = None,
+    mcp_poll_max: Annotated[
+        float | None, typer.Option(help="Longest interval polls that change nothing back off to.")
+    ] = None,
     mcp_timeout: Annotated[float | None, typer.Option(help="Seconds one MCP tool call may take.")] = None,
     mcp_env: Annotated[
         list[str] | None,
@@ -137,6 +141,7 @@ def serve(
         "mcp_profile": mcp_profile,
         "mcp_poll_busy_s": mcp_poll_busy,
         "mcp_poll_idle_s": mcp_poll_idle,
+        "mcp_poll_max_s": mcp_poll_max,
         "mcp_timeout_s": mcp_timeout,
         "mcp_cwd": mcp_cwd,
     }
