@@ -304,11 +304,13 @@ class ReporterCore:
         if request.batch is None:
             self.needs_probe = False  # a refused probe (a bad token, say) teaches nothing; the batch will tell
         if 200 <= status < 300:
-            self._new_instance(parsed.get("instance_id"))
             if request.batch is not None:
                 step.unmatched = self._acknowledged(request.batch, parsed)
         elif request.batch is not None:
             step.rejected = self._rejected(request.batch, status, parsed, body)
+        # Last, so the known state goes out ahead of whatever the answer left to send; refusals
+        # carry the instance too, so a restart shows either way.
+        self._new_instance(parsed.get("instance_id"))
         self.stats.pending = self.pending
         return step
 

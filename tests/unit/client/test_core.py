@@ -258,3 +258,17 @@ def test_a_failed_batch_goes_back_to_the_queue_where_coalescing_reaches_it() -> 
         core.put("agent", {"id": "a", "tokens": n}, 0.0)
     core.failed(request, "down")
     assert list(core.queue) == [("agent", {"id": "a", "tokens": 15})]
+
+
+def test_a_refusal_from_a_new_instance_also_sends_the_known_state_first() -> None:
+    core = ReporterCore()
+    core.put("agent", {"id": "a", "type": "coder"}, 0.0)
+    send(core)
+    core.put("agent", {"id": "b", "health": 500}, 0.0)
+    core.put("agent", {"id": "c"}, 0.0)
+    body = json.loads(refused(["body", "agents", 0, "health"]))
+    _, step = send(core, 422, json.dumps({**body, "instance_id": "two"}).encode())
+    assert [r.item["id"] for r in step.rejected] == ["b"] and core.stats.restarts == 1
+    resend = core.take()
+    assert resend is not None and resend.batch is not None and resend.batch.resend
+    assert resend.batch.agents == [{"id": "a", "type": "coder"}]

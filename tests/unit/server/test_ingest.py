@@ -31,6 +31,7 @@ def test_a_bad_item_is_a_422_naming_it_and_nothing_is_applied(make_runtime: Make
     response = api(rt, "POST", "/api/bots/update", json={"agents": [{"id": "ok"}, {"id": "bad", "health": 500}]})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "agents", 1, "health"]
+    assert response.json()["instance_id"] == rt.instance_id, "a refusal tells a client about restarts too"
     assert rt.state.version == before and "ok" not in rt.state
 
 

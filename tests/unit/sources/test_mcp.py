@@ -445,7 +445,8 @@ def test_the_interval_backs_off_while_nothing_changes_and_snaps_back_on_a_change
 def test_a_spawned_orchestrator_that_dies_says_why_in_the_error_and_in_health(
     metrics: Metrics, caplog: pytest.LogCaptureFixture
 ) -> None:
-    script = "import sys; print('Error: Cannot find module ./missing.js', file=sys.stderr); sys.exit(1)"
+    script = ("import sys\nfor i in range(500): print('noise', i, file=sys.stderr)\n"
+              "print('Error: Cannot find module ./missing.js', file=sys.stderr); sys.exit(1)")
     target = MCPTarget.from_settings(f"{shlex.quote(sys.executable)} -c {shlex.quote(script)}", None)
 
     async def go() -> None:
@@ -460,7 +461,9 @@ def test_a_spawned_orchestrator_that_dies_says_why_in_the_error_and_in_health(
         assert status.error is not None and "Cannot find module ./missing.js" in status.error
         assert status.detail["stderr"][-1] == "Error: Cannot find module ./missing.js"
         logged = [r for r in caplog.records if r.getMessage() == "mcp_stderr"]
-        assert logged and logged[0].fields["line"] == "Error: Cannot find module ./missing.js"  # type: ignore[attr-defined]
+        assert logged and logged[0].fields["line"] == "noise 0"  # type: ignore[attr-defined]
+        assert len(logged) <= 20, "a flood of stderr is rate-limited in the log"
+        assert len(status.detail["stderr"]) == 10 and status.detail["stderr"][0] == "noise 491"
 
     asyncio.run(go())
 
