@@ -13,12 +13,13 @@ idempotent, so a server that kept its state (a store that restored it) changes n
 
 How it stays bounded. The queue holds at most ``max_queue`` items (a batch that failed
 goes back to its head), plus the one batch being sent. When a long outage fills it, it is
-*coalesced*: each agent's queued upserts merge into one holding its latest
-fields (an agent finished meanwhile becomes one removal), and messages merge into one
-summary per ordered pair (their count, bytes, last time). Final states are never dropped;
-if summaries alone still fill half the bound, the oldest are dropped and counted. Memory
-is then the number of agents with pending changes plus at most ``max_queue`` summaries.
-Known links are capped at ``max_links``, least recently used first.
+*coalesced*: each agent's queued upserts merge into one holding its latest fields (an
+agent finished meanwhile becomes one removal, and messages to or from it go, since its
+links go with it), and messages merge into one summary per ordered pair (their count,
+bytes, last time). Final states are never dropped: summaries are, oldest first and
+counted, when they would fill more than half the bound. So the queue holds at most
+``max_queue`` items, or, when more than ``max_queue / 2`` agents have pending changes,
+twice their number. Known links are capped at ``max_links``, least recently used first.
 """
 
 from __future__ import annotations
@@ -221,10 +222,8 @@ class ReporterCore:
                     summary["count"] = summary.get("count", 1) + item.get("count", 1)
                     summary["bytes"] = summary.get("bytes", 0) + item.get("bytes", 0)
                     summary["at"] = max(summary["at"], item["at"])
+        # A pair one of whose agents is finished by the end has no link left to show: nothing to send.
         kept = [s for (a, b), s in summaries.items() if a not in removed and b not in removed]
-        self.stats.dropped_messages += sum(
-            s.get("count", 1) for (a, b), s in summaries.items() if a in removed or b in removed
-        )
         limit = self.max_queue // 2
         room = max(0, limit - len(alive) - len(removed) - len(reset))
         if len(kept) > room:

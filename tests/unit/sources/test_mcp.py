@@ -445,8 +445,10 @@ def test_the_interval_backs_off_while_nothing_changes_and_snaps_back_on_a_change
 def test_a_spawned_orchestrator_that_dies_says_why_in_the_error_and_in_health(
     metrics: Metrics, caplog: pytest.LogCaptureFixture
 ) -> None:
-    script = ("import sys\nfor i in range(500): print('noise', i, file=sys.stderr)\n"
-              "print('Error: Cannot find module ./missing.js', file=sys.stderr); sys.exit(1)")
+    script = (
+        "import sys\nfor i in range(500): print('noise', i, file=sys.stderr)\n"
+        "print('Error: Cannot find module ./missing.js', file=sys.stderr); sys.exit(1)"
+    )
     target = MCPTarget.from_settings(f"{shlex.quote(sys.executable)} -c {shlex.quote(script)}", None)
 
     async def go() -> None:
