@@ -284,11 +284,6 @@ class MCPSource:
         metrics.read_at_scrape(metrics.mcp_data_age, self._data_age_or_nan)
         metrics.mcp_up.set(0)
 
-    @property
-    def last_error(self) -> str | None:
-        """The current problem (kept under its old name for callers that read it)."""
-        return self.problem
-
     # ------------------------------------------------------------ lifecycle
     async def start(self, state: SwarmState, now: float) -> None:
         """Launch the poller; the first agents arrive with its first good poll."""
