@@ -70,9 +70,11 @@ system-deps:
 	  $$sudo apt-get update -q && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 
+# three.js for the page; claude-flow (a development dependency) for its MCP test. Optional packages are
+# left out: claude-flow's are native accelerators (and large) that its MCP server does without.
 $(NODE_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null || $(MAKE) system-deps
-	npm ci --no-audit --no-fund
+	npm ci --no-audit --no-fund --omit=optional
 	@touch $(NODE_STAMP)
 
 test-web: system-deps $(NODE_STAMP)

@@ -56,8 +56,22 @@ _FLAG_OF = {
     "mcp_profile": "--mcp-profile",
     "mcp_poll_busy_s": "--mcp-poll-busy",
     "mcp_poll_idle_s": "--mcp-poll-idle",
+    "mcp_poll_max_s": "--mcp-poll-max",
     "mcp_timeout_s": "--mcp-timeout",
+    "mcp_env": "--mcp-env",
+    "mcp_cwd": "--mcp-cwd",
 }
+
+
+def _pairs(items: list[str], field: str) -> dict[str, str]:
+    """``["A=1", "B=x=y"]`` -> ``{"A": "1", "B": "x=y"}``; ``ConfigError`` names an item without ``=``."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(field, f"{item!r} is not KEY=VALUE")
+        out[key] = value
+    return out
 
 
 def _version(value: bool) -> None:
@@ -97,14 +111,22 @@ def serve(
     ] = None,
     mcp_poll_busy: Annotated[float | None, typer.Option(help="Seconds between polls while agents are busy.")] = None,
     mcp_poll_idle: Annotated[float | None, typer.Option(help="Seconds between polls while agents idle.")] = None,
+    mcp_poll_max: Annotated[
+        float | None, typer.Option(help="Longest interval polls that change nothing back off to.")
+    ] = None,
     mcp_timeout: Annotated[float | None, typer.Option(help="Seconds one MCP tool call may take.")] = None,
+    mcp_env: Annotated[
+        list[str] | None,
+        typer.Option(help="KEY=VALUE for the spawned orchestrator's environment (repeatable); it also gets ours."),
+    ] = None,
+    mcp_cwd: Annotated[Path | None, typer.Option(help="Working directory of the spawned orchestrator.")] = None,
 ) -> None:
     """Run the server: simulated swarm, CPU physics, HTTP API and binary stream."""
     from visionflow.observability.logging import configure
     from visionflow.server.main import serve as run_server
     from visionflow.server.settings import load_settings
 
-    flags = {
+    flags: dict[str, Any] = {
         "agents": agents,
         "seed": seed,
         "host": host,
@@ -120,9 +142,13 @@ def serve(
         "mcp_profile": mcp_profile,
         "mcp_poll_busy_s": mcp_poll_busy,
         "mcp_poll_idle_s": mcp_poll_idle,
+        "mcp_poll_max_s": mcp_poll_max,
         "mcp_timeout_s": mcp_timeout,
+        "mcp_cwd": mcp_cwd,
     }
     try:
+        if mcp_env:
+            flags["mcp_env"] = _pairs(mcp_env, "mcp_env")
         settings = load_settings(flags, config)
         configure(settings.log, file=settings.log_file, max_bytes=settings.log_max_bytes, backups=settings.log_backups)
     except ConfigError as exc:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from typer.testing import CliRunner
 
 from visionflow import __version__
@@ -43,3 +46,24 @@ def test_bad_mcp_profile_names_the_flag() -> None:
     result = runner.invoke(app, [*args, "--http-port", "0", "--ws-port", "0"])
     assert result.exit_code == 2
     assert "--mcp-profile" in result.output and "cannot read" in result.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "flag", "message"),
+    [
+        (["--mcp-env", "NO_EQUALS_SIGN"], "--mcp-env", "not KEY=VALUE"),
+        (["--mcp-env", "1ST=x"], "--mcp-env", "not a variable name"),
+        (["--mcp-cwd", "/nonexistent/dir"], "--mcp-cwd", "not a directory"),
+    ],
+)
+def test_bad_mcp_environment_or_directory_names_the_flag(extra: list[str], flag: str, message: str) -> None:
+    args = ["serve", "--source", "mcp", "--mcp-command", "orchestrator mcp start", *extra]
+    result = runner.invoke(app, [*args, "--http-port", "0", "--ws-port", "0"])
+    assert result.exit_code == 2, result.output
+    assert f"error: {flag}:" in result.output and message in result.output
+
+
+def test_environment_and_directory_do_not_go_with_a_url(tmp_path: Path) -> None:
+    args = ["serve", "--source", "mcp", "--mcp-url", "http://127.0.0.1:1/mcp", "--mcp-cwd", str(tmp_path)]
+    result = runner.invoke(app, [*args, "--http-port", "0", "--ws-port", "0"])
+    assert result.exit_code == 2 and "--mcp-cwd" in result.output and "--mcp-command" in result.output

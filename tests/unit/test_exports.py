@@ -18,6 +18,7 @@ PACKAGES = [
     "visionflow.observability",
     "visionflow.ops",
     "visionflow.bench",
+    "visionflow.client",
 ]
 
 

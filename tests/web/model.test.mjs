@@ -71,3 +71,15 @@ test('inferred links are kept apart from observed ones', () => {
   model.applyAgents({ type: 'agents', full: false, removed: [], agents: [], links: [{ ...guessed, inferred: false }], links_removed: [] }, 5);
   assert.equal(model.links.get(linkKey('a', 'c')).inferred, false, 'a message seen later makes it observed');
 });
+
+test('a link seen only as structure never pulses, and its first message does', () => {
+  const now = 1000;
+  const model = new SwarmModel(new NodeStore(), () => now);
+  const structure = { ...link('a', 'b', A, B, null), message_count: 0, observed_at: 999.9 };
+  model.applyAgents({ type: 'agents', full: true, seq: 1, agents: [agent(A, 'a'), agent(B, 'b')], links: [structure], link_decay_s: 10 }, 5);
+  assert.equal(model.links.get(linkKey('a', 'b')).pulseAt, -Infinity, 'structure is not a message');
+  model.applyAgents({ type: 'agents', full: false, removed: [], agents: [], links: [{ ...structure, observed_at: 1000 }], links_removed: [] }, 6);
+  assert.equal(model.links.get(linkKey('a', 'b')).pulseAt, -Infinity, 'seeing it again is not a message either');
+  model.applyAgents({ type: 'agents', full: false, removed: [], agents: [], links: [link('a', 'b', A, B, 999.95)], links_removed: [] }, 7);
+  assert.equal(model.links.get(linkKey('a', 'b')).pulseAt, 7, 'the first real message pulses');
+});

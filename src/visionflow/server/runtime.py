@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from typing import Any
 
 import numpy as np
@@ -48,14 +49,18 @@ def build_source(settings: Settings, metrics: Metrics, ingest: PushIngest, otlp:
     if settings.source == "otlp":
         return OtlpSource(otlp)
     if settings.source == "mcp":
-        target = MCPTarget.from_settings(settings.mcp_command, settings.mcp_url, settings.mcp_transport)
+        target = MCPTarget.from_settings(settings.mcp_command, settings.mcp_url, settings.mcp_transport,
+                                         env=settings.mcp_env, cwd=settings.mcp_cwd,
+                                         inherit_env=settings.mcp_inherit_env)  # fmt: skip
         return MCPSource(
             target.connect,
             load_profile(settings.mcp_profile),
             metrics,
             describe=target.describe(),
+            stderr=target.stderr_lines,
             poll_busy_s=settings.mcp_poll_busy_s,
             poll_idle_s=settings.mcp_poll_idle_s,
+            poll_max_s=settings.mcp_poll_max_s,
             timeout_s=settings.mcp_timeout_s,
             backoff_max_s=settings.mcp_backoff_max_s,
             stale_after_s=settings.mcp_stale_s,
@@ -70,6 +75,8 @@ class Runtime:
         self, settings: Settings, *, metrics: Metrics | None = None, source: AgentSource | None = None
     ) -> None:
         self.settings = settings
+        self.instance_id = uuid.uuid4().hex
+        """New at every start: clients that see it change know the server restarted."""
         self.metrics = metrics or Metrics()
         self.state = SwarmState()
         self.ingest = PushIngest(self.state, self.metrics)
@@ -189,8 +196,9 @@ class Runtime:
             "tick_hz": self.settings.tick_hz,
             "overruns": self.pipeline.overruns,
         }
+        troubled = source_status.stale or source_status.degraded
         source = {
-            "status": "error" if not source_status.connected else "degraded" if source_status.stale else "ok",
+            "status": "error" if not source_status.connected else "degraded" if troubled else "ok",
             **source_status.to_dict(time.time()),
         }
         if self.settings.otlp and not isinstance(self.source, OtlpSource):
@@ -207,6 +215,7 @@ class Runtime:
         return {
             "status": status,
             "version": __version__,
+            "instance_id": self.instance_id,
             "uptime_s": round(self.uptime_s, 3),
             "loop_age_s": None if loop_age is None else round(loop_age, 4),
             "components": components,

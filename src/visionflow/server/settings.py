@@ -72,8 +72,18 @@ class Settings(BaseSettings):
     mcp_url: str | None = None
     mcp_transport: Literal["auto", "http", "sse"] = "auto"
     mcp_profile: str = "claude-flow"
+    mcp_env: dict[str, str] = Field(default_factory=dict)
+    """Variables set for a spawned orchestrator: ``--mcp-env KEY=VALUE`` (repeatable), a JSON object in
+    ``VISIONFLOW_MCP_ENV``, a mapping in the file; the layers merge by key, flags first."""
+    mcp_cwd: Path | None = None
+    """Working directory of a spawned orchestrator (default: the server's)."""
+    mcp_inherit_env: bool = True
+    """A spawned orchestrator gets the server's environment (less ``VISIONFLOW_*``) under ``mcp_env``;
+    false: only the SDK's few (HOME, LOGNAME, PATH, SHELL, TERM, USER)."""
     mcp_poll_busy_s: float = Field(1.0, gt=0, le=3600)
     mcp_poll_idle_s: float = Field(5.0, gt=0, le=3600)
+    mcp_poll_max_s: float = Field(30.0, gt=0, le=3600)
+    """Polls that change nothing double the interval, up to this."""
     mcp_timeout_s: float = Field(30.0, gt=0, le=3600)
     mcp_backoff_max_s: float = Field(30.0, gt=0, le=3600)
     mcp_stale_s: float = Field(300.0, gt=0)
@@ -164,6 +174,8 @@ class Settings(BaseSettings):
             raise ValueError("--source otlp needs the OTLP receiver (otlp: true)")
         if self.otlp_idle_s >= self.otlp_expire_s:
             raise ValueError("otlp_idle_s must be less than otlp_expire_s")
+        if self.mcp_poll_idle_s > self.mcp_poll_max_s:
+            raise ValueError("mcp_poll_idle_s must not exceed mcp_poll_max_s")
         return self
 
     @classmethod

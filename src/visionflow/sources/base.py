@@ -18,8 +18,11 @@ class SourceStatus:
     connected: bool
     last_update: float | None = None
     error: str | None = None
+    """What is wrong now; None once it works again."""
     stale: bool = False
     """The agents shown are not current (the source lost its orchestrator, or its data is old)."""
+    degraded: bool = False
+    """It works, but not fully: the last poll failed, or the orchestrator lacks tools it needs (``error`` says)."""
     detail: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self, now: float) -> dict[str, Any]:
@@ -30,6 +33,7 @@ class SourceStatus:
             "data_age_s": None if age is None else round(age, 3),
             "error": self.error,
             "stale": self.stale,
+            "degraded": self.degraded,
             **self.detail,
         }
 

@@ -18,7 +18,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 
 from visionflow.errors import MalformedResultError
-from visionflow.sources.profile import FieldSpec, ToolSpec
+from visionflow.sources.profile import FieldSpec, TaskPhase, TaskSpec, ToolSpec
 from visionflow.swarm import (
     ORCHESTRATOR_TYPE,
     Agent,
@@ -31,6 +31,7 @@ from visionflow.swarm import (
 
 __all__ = [
     "MAX_ID_CHARS",
+    "MAX_TASK_CHARS",
     "AgentRecord",
     "TaskRecord",
     "map_agents",
@@ -38,10 +39,14 @@ __all__ = [
     "map_records",
     "map_tasks",
     "parse_json_text",
+    "with_task_work",
 ]
 
 MAX_ID_CHARS = 256
 """Ids and names longer than this are not ids: the record is skipped (or the field defaulted)."""
+
+MAX_TASK_CHARS = 512
+"""A task's description is cut to this length when it becomes an agent's ``current_task``."""
 
 
 def parse_json_text(texts: list[str], max_bytes: int) -> Any:
@@ -222,16 +227,20 @@ def map_agents(
 
 
 class TaskRecord(BaseModel):
-    """A task as one poll saw it: who works on it, and who handed it out."""
+    """A task as one poll saw it: who works on it, who handed it out, and whether it is under way."""
 
     model_config = ConfigDict(frozen=True)
     id: str
     assigned: tuple[str, ...]
     status: str | None = None
     created_by: str | None = None
+    description: str | None = None
+    phase: TaskPhase = TaskPhase.OPEN
 
 
 def map_tasks(payload: Any, spec: ToolSpec) -> tuple[list[TaskRecord], int]:
+    """Tasks in the order the orchestrator lists them, each with its phase by the profile's status words."""
+    phase_of = spec.phase if isinstance(spec, TaskSpec) else TaskSpec(tool=spec.tool).phase
     mapped, _, skipped = map_records(_at_path(payload, spec.path), spec)
     tasks = []
     for task_id, values in mapped.items():
@@ -241,17 +250,44 @@ def map_tasks(payload: Any, spec: ToolSpec) -> tuple[list[TaskRecord], int]:
         assigned = tuple(
             a for a in (_identifier(x) for x in (raw_assigned if isinstance(raw_assigned, list) else [])) if a
         )
-        status = values.get("status", (None, 1.0))[0]
-        created_by = _identifier(values.get("created_by", (None, 1.0))[0])
+        raw_status = values.get("status", (None, 1.0))[0]
+        status = raw_status if isinstance(raw_status, str) else None
+        description = values.get("description", (None, 1.0))[0]
         tasks.append(
             TaskRecord(
                 id=task_id,
                 assigned=assigned,
-                status=status if isinstance(status, str) else None,
-                created_by=created_by,
+                status=status,
+                created_by=_identifier(values.get("created_by", (None, 1.0))[0]),
+                description=description.strip()[:MAX_TASK_CHARS] or None if isinstance(description, str) else None,
+                phase=phase_of(status),
             )
         )
     return tasks, skipped
+
+
+def with_task_work(agents: list[AgentRecord], tasks: list[TaskRecord]) -> list[AgentRecord]:
+    """Agents with ``tasks_active`` and ``current_task`` from the tasks under way, where the agent list has none.
+
+    ``tasks_active`` counts the active tasks an agent is assigned to; ``current_task`` is the
+    first of them in the orchestrator's order (its description, or its id). A value the
+    agent list gives itself wins.
+    """
+    active: dict[str, list[TaskRecord]] = {}
+    for task in tasks:
+        if task.phase is TaskPhase.ACTIVE:
+            for agent_id in dict.fromkeys(task.assigned):
+                active.setdefault(agent_id, []).append(task)
+    out = []
+    for record in agents:
+        work = active.get(record.id, [])
+        update: dict[str, Any] = {}
+        if "tasks_active" not in record.fields:
+            update["tasks_active"] = len(work)
+        if record.fields.get("current_task") is None and work:
+            update["current_task"] = work[0].description or work[0].id
+        out.append(record if not update else record.model_copy(update={"fields": {**record.fields, **update}}))
+    return out
 
 
 def map_messages(payload: Any, spec: ToolSpec) -> list[tuple[str, str | None, int]]:

@@ -1,14 +1,25 @@
 """The MCP source: polls an orchestrator's tools over stdio, streamable HTTP or legacy SSE.
 
-All network work happens in one background task started by ``start``: connect, poll every
-mapped tool in turn, map the results to a snapshot, sleep, repeat. Polls never overlap (the
-next sleep starts when a poll ends); the sleep is short while agents are busy and long
-while they idle. Any connection failure closes the session and reconnects after a capped
-exponential back-off. ``tick`` (inside the 60 Hz loop) only folds the newest finished
-snapshot into the state, so a slow or dead orchestrator costs the loop nothing.
+All network work happens in one background task started by ``start``: connect, check that
+the orchestrator offers every tool the profile names (``tools/list``), then poll: call the
+mapped tools in turn, map the results to a snapshot, sleep, repeat. Polls never overlap
+(the next sleep starts when a poll ends). The sleep is short while agents are busy and long
+while they idle, and doubles after every poll that changed nothing, up to ``poll_max_s``;
+tools the profile marks ``rare`` are called at the idle interval only. Every call costs an
+orchestrator something (claude-flow writes a receipt per call), so a quiet swarm is asked
+little. Any connection failure closes the session and reconnects after a capped exponential
+back-off. ``tick`` (inside the 60 Hz loop) only folds the newest finished snapshot into the
+state, so a slow or dead orchestrator costs the loop nothing.
 
-A malformed result is counted and logged and the last good state is kept; while the
-session is down the agents stay as last seen, marked stale, and health reports it.
+Health says what is wrong as soon as it is: a poll that fails (a tool error, a malformed
+result) makes the source ``degraded`` with the error, the first good poll clears both; a
+tool the orchestrator lacks is named once, is never called, and keeps the source
+``degraded``. A malformed result is counted and the last good state is kept; while the
+session is down the agents stay as last seen, marked stale.
+
+A spawned orchestrator (stdio) inherits the server's environment (less ``VISIONFLOW_*``
+settings, which may hold tokens) plus ``--mcp-env`` pairs, runs in ``--mcp-cwd``, and has its
+stderr captured: logged, and its last lines shown in health and in the connect error.
 """
 
 from __future__ import annotations
@@ -17,19 +28,21 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
+import re
 import shlex
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from mcp.client import Client
 from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.shared.exceptions import MCPError
-from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT, CallToolResult, TextContent
+from mcp_types import CONNECTION_CLOSED, METHOD_NOT_FOUND, REQUEST_TIMEOUT, CallToolResult, ListToolsResult, TextContent
 
 from visionflow.errors import (
     ConfigError,
@@ -44,9 +57,17 @@ from visionflow.observability.logging import log_event
 from visionflow.observability.metrics import Metrics
 from visionflow.observability.tracing import span
 from visionflow.sources.base import SourceStatus
-from visionflow.sources.mapping import TaskRecord, map_agents, map_messages, map_tasks, parse_json_text
+from visionflow.sources.child_stderr import ChildStderr
+from visionflow.sources.mapping import (
+    TaskRecord,
+    map_agents,
+    map_messages,
+    map_tasks,
+    parse_json_text,
+    with_task_work,
+)
 from visionflow.sources.profile import ProfileMapping, ToolSpec
-from visionflow.sources.snapshot import OrchestratorSnapshot, SnapshotApplier, observed_links
+from visionflow.sources.snapshot import OrchestratorSnapshot, SnapshotApplier, message_pairs, observed_links
 from visionflow.swarm import SwarmState
 
 __all__ = ["MCPSource", "MCPTarget", "ToolCaller"]
@@ -63,30 +84,70 @@ class ToolCaller(Protocol):
         self, name: str, arguments: dict[str, Any] | None = None, read_timeout_seconds: float | None = None
     ) -> CallToolResult: ...
 
+    async def list_tools(self, *, cursor: str | None = None) -> ListToolsResult: ...
+
 
 ConnectFactory = Callable[[], AbstractAsyncContextManager[ToolCaller]]
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PRIVATE_ENV = "VISIONFLOW_"
+"""The server's own settings (tokens among them) are not passed on to an orchestrator it spawns."""
+
+
+def child_environment(extra: Mapping[str, str], *, inherit: bool, base: Mapping[str, str] | None = None
+                      ) -> dict[str, str]:  # fmt: skip
+    """The environment a spawned orchestrator gets: ours (less ``VISIONFLOW_*``) if ``inherit``, then ``extra``.
+
+    Without ``inherit`` the SDK still passes HOME, LOGNAME, PATH, SHELL, TERM and USER.
+    """
+    source = os.environ if base is None else base
+    env = {k: v for k, v in source.items() if not k.startswith(_PRIVATE_ENV)} if inherit else {}
+    env.update(extra)
+    return env
 
 
 @dataclass(frozen=True, slots=True)
 class MCPTarget:
-    """Where the orchestrator is: a command to spawn (stdio) or a URL (HTTP or SSE)."""
+    """Where the orchestrator is: a command to spawn (stdio) or a URL (HTTP or SSE).
+
+    For a command: ``env`` pairs set in its environment (over ours when ``inherit_env``),
+    ``cwd`` its working directory; ``stderr`` collects what it writes there.
+    """
 
     transport: Transport
     command: tuple[str, ...] = ()
     url: str = ""
     cwd: str | None = None
     env: tuple[tuple[str, str], ...] = ()
+    inherit_env: bool = True
+    stderr: ChildStderr = field(default_factory=ChildStderr, compare=False, repr=False)
 
     @classmethod
-    def from_settings(cls, command: str | None, url: str | None, transport: str = "auto") -> MCPTarget:
+    def from_settings(
+        cls,
+        command: str | None,
+        url: str | None,
+        transport: str = "auto",
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | Path | None = None,
+        inherit_env: bool = True,
+    ) -> MCPTarget:
         if bool(command) == bool(url):
             raise ConfigError("mcp_command", "give exactly one of --mcp-command and --mcp-url")
         if command:
             argv = tuple(shlex.split(command))
             if not argv:
                 raise ConfigError("mcp_command", "is empty")
-            return cls("stdio", command=argv)
+            pairs = _checked_env(env or {})
+            where = None if cwd is None else _checked_cwd(cwd)
+            return cls("stdio", command=argv, cwd=where, env=pairs, inherit_env=inherit_env,
+                       stderr=ChildStderr(orchestrator=" ".join(argv)))  # fmt: skip
         assert url is not None
+        if env:
+            raise ConfigError("mcp_env", "applies only to an orchestrator VisionFlow spawns (--mcp-command)")
+        if cwd is not None:
+            raise ConfigError("mcp_cwd", "applies only to an orchestrator VisionFlow spawns (--mcp-command)")
         if not url.startswith(("http://", "https://")):
             raise ConfigError("mcp_url", "must start with http:// or https://")
         if transport == "auto":
@@ -98,16 +159,42 @@ class MCPTarget:
     def describe(self) -> str:
         return " ".join(self.command) if self.transport == "stdio" else self.url
 
+    def stderr_lines(self) -> list[str] | None:
+        """The last lines a spawned orchestrator wrote to stderr; None for a URL."""
+        return self.stderr.lines() if self.transport == "stdio" else None
+
     def connect(self) -> AbstractAsyncContextManager[ToolCaller]:
         """A fresh client for one session (the SDK's clients cannot be re-entered)."""
         if self.transport == "stdio":
-            params = StdioServerParameters(
-                command=self.command[0], args=list(self.command[1:]), cwd=self.cwd, env=dict(self.env) or None
-            )
-            return Client(stdio_client(params, errlog=sys.stderr), mode="legacy", cache=None)
+            return self._stdio()
         if self.transport == "sse":
             return Client(sse_client(self.url), mode="legacy", cache=None)
         return Client(self.url, mode="legacy", cache=None)
+
+    @contextlib.asynccontextmanager
+    async def _stdio(self) -> AsyncIterator[ToolCaller]:
+        env = child_environment(dict(self.env), inherit=self.inherit_env)
+        params = StdioServerParameters(command=self.command[0], args=list(self.command[1:]), cwd=self.cwd, env=env)
+        with self.stderr.session() as errlog:
+            async with Client(stdio_client(params, errlog=errlog), mode="legacy", cache=None) as client:
+                errlog.close()  # the child holds its own copy: the pipe now ends with it
+                yield client
+
+
+def _checked_env(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    for name, value in env.items():
+        if not isinstance(name, str) or not _ENV_NAME.match(name):
+            raise ConfigError("mcp_env", f"{name!r} is not a variable name (letters, digits and _, not first a digit)")
+        if not isinstance(value, str) or "\x00" in value:
+            raise ConfigError("mcp_env", f"the value of {name} must be text without NUL characters")
+    return tuple(sorted(env.items()))
+
+
+def _checked_cwd(cwd: str | Path) -> str:
+    path = Path(cwd).expanduser()
+    if not path.is_dir():
+        raise ConfigError("mcp_cwd", f"{cwd} is not a directory")
+    return str(path.resolve())
 
 
 def _result_texts(result: CallToolResult) -> list[str]:
@@ -119,6 +206,10 @@ def _age_words(seconds: float) -> str:
         minutes = int(seconds // 60)
         return f"{minutes} minute{'s' if minutes != 1 else ''}"
     return f"{seconds:g} seconds"
+
+
+ERROR_LOG_REPEAT_S = 60.0
+"""The same error, failing poll after failing poll, is logged again at most this often (it is always counted)."""
 
 
 class MCPSource:
@@ -135,15 +226,19 @@ class MCPSource:
         describe: str = "",
         poll_busy_s: float = 1.0,
         poll_idle_s: float = 5.0,
+        poll_max_s: float = 30.0,
         timeout_s: float = 30.0,
         backoff_initial_s: float = 0.5,
         backoff_max_s: float = 30.0,
         stale_after_s: float = 300.0,
         max_result_bytes: int = 8 << 20,
+        stderr: Callable[[], list[str] | None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not 0 < poll_busy_s <= poll_idle_s:
             raise ConfigError("mcp_poll_busy_s", "must be positive and at most the idle interval")
+        if poll_max_s < poll_idle_s:
+            raise ConfigError("mcp_poll_max_s", "must be at least the idle interval")
         if timeout_s <= 0:
             raise ConfigError("mcp_timeout_s", "must be positive")
         if not 0 < backoff_initial_s <= backoff_max_s:
@@ -154,24 +249,33 @@ class MCPSource:
         self.describe = describe
         self.poll_busy_s = poll_busy_s
         self.poll_idle_s = poll_idle_s
+        self.poll_max_s = poll_max_s
         self.timeout_s = timeout_s
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.stale_after_s = stale_after_s
         self.max_result_bytes = max_result_bytes
+        self._stderr = stderr
         self._clock = clock
         self._applier = SnapshotApplier()
         self._pending: OrchestratorSnapshot | None = None
         self._last_good: dict[str, Any] = {}
+        self._called_at: dict[str, float] = {}
+        self._previous: tuple[Any, ...] | None = None
+        self._unchanged = 0
         self._client: ToolCaller | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._busy = False
         self._stale_logged = False
+        self._logged_error: tuple[str, float] = ("", -math.inf)
         self.connected = False
         self.last_update: float | None = None
-        self.last_error: str | None = None
+        self.problem: str | None = None
+        """What is wrong now (health's ``error``): the failed connect or poll, or missing tools; None when fine."""
+        self.missing_tools: list[str] = []
         self.polls = 0
+        self.calls = 0
         self.errors = 0
         self.connects = 0
         self.skipped_items = 0
@@ -199,6 +303,7 @@ class MCPSource:
         if snapshot is not None:
             self._applier.apply(state, snapshot, now)
         elif self._applier.applied:
+            self._applier.refresh(state, now)
             state.prune_links(now)
         self._check_staleness()
 
@@ -224,36 +329,52 @@ class MCPSource:
                       category="system", data_age_s=round(age or 0.0, 1), orchestrator=self.describe)  # fmt: skip
         self._stale_logged = old
 
+    def stderr_lines(self) -> list[str] | None:
+        return None if self._stderr is None else self._stderr()
+
     def status(self) -> SourceStatus:
+        detail: dict[str, Any] = {
+            "profile": self.profile.name,
+            "orchestrator": self.describe,
+            "poll_interval_s": self.interval_s,
+            "polls": self.polls,
+            "calls": self.calls,
+            "errors": self.errors,
+            "connects": self.connects,
+            "skipped_items": self.skipped_items,
+            "missing_tools": self.missing_tools,
+            "swarm": self.swarm_status,
+        }
+        lines = self.stderr_lines()
+        if lines is not None:
+            detail["stderr"] = lines[-10:]
         return SourceStatus(
             name=self.name,
             connected=self.connected,
             last_update=self.last_update,
-            error=self.last_error,
+            error=self.problem,
             stale=self.stale,
-            detail={
-                "profile": self.profile.name,
-                "orchestrator": self.describe,
-                "poll_interval_s": self.interval_s,
-                "polls": self.polls,
-                "errors": self.errors,
-                "connects": self.connects,
-                "skipped_items": self.skipped_items,
-                "swarm": self.swarm_status,
-            },
+            degraded=self.problem is not None,
+            detail=detail,
         )
 
     def _set_connected(self, up: bool) -> None:
         self.connected = up
         self.metrics.mcp_up.set(1 if up else 0)
 
-    def _count_error(self, kind: str, message: str, **fields: Any) -> None:
+    def _count_error(self, kind: str, message: str, **fields: Any) -> str:
+        """Count and (unless it is the same error as a moment ago) log a failure; returns its text for health."""
+        text = f"{kind}: {message}"[:1000]
         self.errors += 1
-        self.last_error = f"{kind}: {message}"[:500]
         self.metrics.mcp_errors.labels(kind).inc()
-        level = "WARN" if kind in ("malformed", "tool") else "ERROR"
-        log_event(log, level, "mcp_error", category="system", kind=kind, error=message[:500],
-                  orchestrator=self.describe, **fields)  # fmt: skip
+        now = time.monotonic()
+        last_text, last_at = self._logged_error
+        if text != last_text or now - last_at >= ERROR_LOG_REPEAT_S:
+            self._logged_error = (text, now)
+            level = "WARN" if kind in ("malformed", "tool") else "ERROR"
+            log_event(log, level, "mcp_error", category="system", kind=kind, error=message[:1000],
+                      orchestrator=self.describe, **fields)  # fmt: skip
+        return text
 
     # ----------------------------------------------------------------- poller
     async def _run(self) -> None:
@@ -263,12 +384,15 @@ class MCPSource:
                 async with contextlib.AsyncExitStack() as stack:
                     async with asyncio.timeout(self.timeout_s):
                         client = await stack.enter_async_context(self._connect())
+                        await self._check_tools(client)
                     self._client = client
                     self._set_connected(True)
                     self.connects += 1
-                    self.last_error = None
-                    log_event(log, "INFO", "mcp_connected", category="system",
-                              orchestrator=self.describe, profile=self.profile.name)  # fmt: skip
+                    self._previous, self._unchanged = None, 0
+                    self._called_at.clear()
+                    self.problem = self._missing_text()
+                    log_event(log, "INFO", "mcp_connected", category="system", orchestrator=self.describe,
+                              profile=self.profile.name, missing_tools=self.missing_tools)  # fmt: skip
                     delay = self.backoff_initial_s
                     while True:
                         await self._poll(client)
@@ -277,12 +401,43 @@ class MCPSource:
                 raise
             except Exception as exc:  # any failure ends the session; the loop reconnects
                 kind = "timeout" if _is_timeout(exc) else "connect"
-                self._count_error(kind, _describe_error(exc), retry_in_s=round(delay, 2))
+                message = _describe_error(exc)
+                lines = self.stderr_lines()
+                if lines:
+                    message += " | stderr: " + " / ".join(lines[-5:])
+                self.problem = self._count_error(kind, message, retry_in_s=round(delay, 2))
             finally:
                 self._client = None
                 self._set_connected(False)
             await self._sleep(delay)
             delay = min(delay * 2.0, self.backoff_max_s)
+
+    async def _check_tools(self, client: ToolCaller) -> None:
+        """Find the profile's tools the orchestrator lacks (``tools/list``); they are named, never called."""
+        offered: set[str] = set()
+        cursor: str | None = None
+        try:
+            for _ in range(100):  # pages
+                listing = await client.list_tools(cursor=cursor)
+                offered.update(tool.name for tool in listing.tools)
+                cursor = listing.next_cursor
+                if not cursor:
+                    break
+        except MCPError as exc:
+            if exc.code != METHOD_NOT_FOUND:
+                raise
+            self.missing_tools = []  # it cannot list its tools: find out by calling them
+            return
+        self.missing_tools = sorted(self.profile.tools() - offered)
+        if self.missing_tools:
+            log_event(log, "WARN", "mcp_profile_mismatch", category="system", profile=self.profile.name,
+                      orchestrator=self.describe, missing_tools=self.missing_tools)  # fmt: skip
+
+    def _missing_text(self) -> str | None:
+        if not self.missing_tools:
+            return None
+        return (f"profile: the orchestrator lacks tools profile {self.profile.name!r} needs: "
+                f"{', '.join(self.missing_tools)}")  # fmt: skip
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep, or wake early when a control action asks for a fresh poll.
@@ -296,11 +451,14 @@ class MCPSource:
                 await self._wake.wait()
 
     def _next_interval(self) -> float:
-        self.interval_s = self.poll_busy_s if self._busy else self.poll_idle_s
+        """The busy or idle interval, doubled for every poll in a row that changed nothing."""
+        base = self.poll_busy_s if self._busy else self.poll_idle_s
+        self.interval_s = min(self.poll_max_s, base * 2.0 ** min(self._unchanged, 30))
         return self.interval_s
 
     async def _call_json(self, client: ToolCaller, spec: ToolSpec) -> Any:
         """A tool's JSON result. Session failures propagate; tool and shape errors are ``SourceError``."""
+        self.calls += 1
         try:
             with span("mcp.call", tool=spec.tool):
                 async with asyncio.timeout(self.timeout_s + 1.0):
@@ -321,50 +479,72 @@ class MCPSource:
         except MalformedResultError as exc:
             raise MalformedResultError(f"{spec.tool}: {exc}") from None
 
-    async def _fetch_optional(self, client: ToolCaller, spec: ToolSpec | None) -> Any:
-        """An optional tool's result, or its last good one when this call fails."""
-        if spec is None:
+    async def _fetch_optional(self, client: ToolCaller, spec: ToolSpec | None, failures: list[str]) -> Any:
+        """An optional tool's result: its last good one when it failed, is missing, or is rare and not yet due."""
+        if spec is None or spec.tool in self.missing_tools:
             return None
+        now = time.monotonic()
+        if spec.rare and now - self._called_at.get(spec.tool, -math.inf) < self.poll_idle_s:
+            return self._last_good.get(spec.tool)
+        self._called_at[spec.tool] = now
         try:
             payload = await self._call_json(client, spec)
         except MalformedResultError as exc:
-            self._count_error("malformed", str(exc), tool=spec.tool)
+            failures.append(self._count_error("malformed", str(exc), tool=spec.tool))
             return self._last_good.get(spec.tool)
         except ToolFailedError as exc:
-            self._count_error("tool", str(exc), tool=spec.tool)
+            failures.append(self._count_error("tool", str(exc), tool=spec.tool))
             return self._last_good.get(spec.tool)
         self._last_good[spec.tool] = payload
         return payload
 
     async def _poll(self, client: ToolCaller) -> None:
         profile = self.profile
+        if profile.agents.tool in self.missing_tools:
+            return  # nothing to poll; health names the missing tool
         started = time.perf_counter()
         try:
             agents_payload = await self._call_json(client, profile.agents)
         except (MalformedResultError, ToolFailedError) as exc:
-            self._count_error("malformed" if isinstance(exc, MalformedResultError) else "tool", str(exc),
-                              tool=profile.agents.tool)  # fmt: skip
+            kind = "malformed" if isinstance(exc, MalformedResultError) else "tool"
+            self.problem = self._count_error(kind, str(exc), tool=profile.agents.tool)
+            self._unchanged = 0
             return
-        metrics_payload = await self._fetch_optional(client, profile.metrics)
-        tasks_payload = await self._fetch_optional(client, profile.tasks)
-        messages_payload = await self._fetch_optional(client, profile.messages)
-        status_payload = await self._fetch_optional(client, profile.status)
-        for spec in profile.extra_status:
-            await self._fetch_optional(client, spec)
+        failures: list[str] = []
+        metrics_payload = await self._fetch_optional(client, profile.metrics, failures)
+        tasks_payload = await self._fetch_optional(client, profile.tasks, failures)
+        messages_payload = await self._fetch_optional(client, profile.messages, failures)
+        status_payload = await self._fetch_optional(client, profile.status, failures)
+        extras = {spec.tool: await self._fetch_optional(client, spec, failures) for spec in profile.extra_status}
         elapsed = time.perf_counter() - started
         self.metrics.mcp_fetch_duration.set(elapsed)
         self.metrics.mcp_fetch_latency.observe(elapsed)
-        try:
-            snapshot = self._map(agents_payload, metrics_payload, tasks_payload, messages_payload)
-        except MalformedResultError as exc:
-            self._count_error("malformed", str(exc), tool=profile.agents.tool)
-            return
-        if isinstance(status_payload, dict):
-            self.swarm_status = {k: v for k, v in status_payload.items() if isinstance(v, str | int | float | bool)}
+        payloads = (agents_payload, metrics_payload, tasks_payload, messages_payload)
+        if payloads != self._previous:
+            try:
+                snapshot = self._map(agents_payload, metrics_payload, tasks_payload, messages_payload)
+            except MalformedResultError as exc:
+                self.problem = self._count_error("malformed", str(exc), tool=profile.agents.tool)
+                self._unchanged = 0
+                return
+            self._previous = payloads
+            self._unchanged = 0
+            self._busy = snapshot.busy(profile.busy_statuses)
+            self._pending = snapshot
+        else:
+            self._unchanged += 1
+        self.swarm_status = _scalars(status_payload)
+        for tool, payload in extras.items():
+            if isinstance(payload, dict):
+                self.swarm_status[tool] = _scalars(payload)
         self.polls += 1
-        self.last_update = snapshot.fetched_at
-        self._busy = snapshot.busy(profile.busy_statuses)
-        self._pending = snapshot
+        self.last_update = self._clock()
+        if failures:
+            more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+            self.problem = failures[0] + more
+            self._unchanged = 0
+        else:
+            self.problem = self._missing_text()
 
     def _map(self, agents_payload: Any, metrics_payload: Any, tasks_payload: Any, messages_payload: Any
              ) -> OrchestratorSnapshot:  # fmt: skip
@@ -388,22 +568,28 @@ class MCPSource:
                 messages = map_messages(messages_payload, profile.messages)
         if skipped:
             self.skipped_items += skipped
-            self._count_error("malformed", f"{skipped} agent record(s) without a usable id",
-                              tool=profile.agents.tool)  # fmt: skip
+            self._count_error("malformed", f"{skipped} agent record(s) without a usable id", tool=profile.agents.tool)
+        agents = with_task_work(agents, tasks)
+        pairs = message_pairs(agents, messages)
         return OrchestratorSnapshot(
-            agents=agents, links=observed_links(agents, tasks, messages), fetched_at=self._clock()
+            agents=agents,
+            links=observed_links(agents, tasks, messages_seen=bool(pairs)),
+            messages=pairs,
+            fetched_at=self._clock(),
         )
 
     # ---------------------------------------------------------------- control
     async def control(self, action: str, values: dict[str, Any], extra: dict[str, Any]) -> Any:
         """Run a control action (``initialize_swarm``, ``spawn_agent``) over the live session.
 
-        Raises a ``ControlError`` whose class says why not: no such tool in the profile, no
-        session, the tool failed, or it did not answer in time.
+        Raises a ``ControlError`` whose class says why not: no such tool in the profile (or
+        at the orchestrator), no session, the tool failed, or it did not answer in time.
         """
         spec = self.profile.control.get(action)
         if spec is None:
             raise ControlUnsupportedError(f"profile {self.profile.name!r} has no {action!r} tool")
+        if spec.tool in self.missing_tools:
+            raise ControlUnsupportedError(f"the orchestrator has no {spec.tool!r} tool")
         client = self._client
         if client is None:
             raise ControlUnavailableError("the MCP orchestrator is not connected")
@@ -420,8 +606,15 @@ class MCPSource:
             raise ControlTimeoutError(f"{spec.tool}: no answer in {self.timeout_s:g} s") from None
         if isinstance(payload, dict) and payload.get("success") is False:
             raise ControlFailedError(f"{spec.tool}: {payload.get('error', 'failed')}")
+        self._unchanged = 0
         self._wake.set()  # show the result on the next frame, not after an idle interval
         return payload
+
+
+def _scalars(payload: Any) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        return {}
+    return {k: v for k, v in payload.items() if isinstance(v, str | int | float | bool)}
 
 
 def _is_timeout(exc: BaseException) -> bool:

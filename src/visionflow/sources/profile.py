@@ -3,23 +3,39 @@
 A profile is YAML: the built-in ones are in ``profiles/`` (``claude-flow``, ``ruv-swarm``),
 and a user's own file is read the same way. Each section names a tool, where the list sits
 in its JSON result (a dotted ``path``), and for every Agent field the result keys to try in
-order. The schema is strict (an unknown key is an error, not a silent no-op), because a
-misspelt key in a hand-written profile would otherwise show up only as missing agents.
+order. A tool marked ``rare`` changes seldom (a swarm's status) and is called at the idle
+interval only. The ``tasks`` section also says which task statuses mean the work is under
+way (the task counts toward its agents' ``tasks_active`` and gives their ``current_task``)
+and which mean it is over (its links are no longer live and fade like a silent pair's);
+any other status is open: its links are live, but nobody is working on it yet.
+
+The schema is strict (an unknown key is an error, not a silent no-op), because a misspelt
+key in a hand-written profile would otherwise show up only as missing agents.
 Reading results with a profile is ``mapping.py``'s job.
 """
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from visionflow.errors import ConfigError
 from visionflow.swarm import BUSY_STATUSES, AgentStatus
 
-__all__ = ["BUILTIN_PROFILES", "ControlSpec", "FieldSpec", "ProfileMapping", "ToolSpec", "load_profile"]
+__all__ = [
+    "BUILTIN_PROFILES",
+    "ControlSpec",
+    "FieldSpec",
+    "ProfileMapping",
+    "TaskPhase",
+    "TaskSpec",
+    "ToolSpec",
+    "load_profile",
+]
 
 _PROFILE_DIR = Path(__file__).with_name("profiles")
 BUILTIN_PROFILES = ("claude-flow", "ruv-swarm")
@@ -62,11 +78,52 @@ class ToolSpec(BaseModel):
     arguments: dict[str, Any] = Field(default_factory=dict)
     path: str = ""
     fields: dict[str, FieldSpec] = Field(default_factory=dict)
+    rare: bool = False
+    """Its result changes seldom: call it at the idle interval, not on every poll."""
 
     @field_validator("fields", mode="before")
     @classmethod
     def _short_forms(cls, value: Any) -> Any:
         return _field_specs(value)
+
+
+class TaskPhase(enum.Enum):
+    """Where a task stands, as its status word says."""
+
+    OPEN = "open"
+    """Listed, perhaps assigned, not started: its links are live, nobody counts it as work."""
+    ACTIVE = "active"
+    """Under way: counts toward its agents' ``tasks_active`` and gives their ``current_task``."""
+    DONE = "done"
+    """Over (completed, failed, cancelled): its links are no longer live and fade."""
+
+
+def _words(values: Any) -> Any:
+    if isinstance(values, list | tuple | set | frozenset):
+        return frozenset(str(v).strip().lower() for v in values)
+    return values
+
+
+class TaskSpec(ToolSpec):
+    """The task list, and which status words mean under way and over."""
+
+    active_statuses: frozenset[str] = frozenset({"in_progress", "running", "active", "started", "busy"})
+    done_statuses: frozenset[str] = frozenset(
+        {"completed", "complete", "done", "succeeded", "success", "failed", "error", "cancelled", "canceled"}
+    )
+
+    @field_validator("active_statuses", "done_statuses", mode="before")
+    @classmethod
+    def _lower_case(cls, value: Any) -> Any:
+        return _words(value)
+
+    def phase(self, status: str | None) -> TaskPhase:
+        word = (status or "").strip().lower()
+        if word in self.active_statuses:
+            return TaskPhase.ACTIVE
+        if word in self.done_statuses:
+            return TaskPhase.DONE
+        return TaskPhase.OPEN
 
 
 class ControlSpec(BaseModel):
@@ -83,7 +140,7 @@ class ProfileMapping(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str
     agents: ToolSpec
-    tasks: ToolSpec | None = None
+    tasks: TaskSpec | None = None
     metrics: ToolSpec | None = None
     messages: ToolSpec | None = None
     status: ToolSpec | None = None
@@ -91,6 +148,21 @@ class ProfileMapping(BaseModel):
     control: dict[str, ControlSpec] = Field(default_factory=dict)
     busy_statuses: frozenset[AgentStatus] = BUSY_STATUSES
     """While any agent has one of these statuses (ours, after mapping), polls use the busy interval."""
+
+    def polled(self) -> list[ToolSpec]:
+        """The tools a poll may call, the agent list first."""
+        optional = (self.metrics, self.tasks, self.messages, self.status, *self.extra_status)
+        return [self.agents, *(spec for spec in optional if spec is not None)]
+
+    def tools(self) -> set[str]:
+        """Every tool the profile names: the ones polled and the control actions'."""
+        return {spec.tool for spec in self.polled()} | {spec.tool for spec in self.control.values()}
+
+    @model_validator(mode="after")
+    def _statuses_do_not_overlap(self) -> ProfileMapping:
+        if self.tasks is not None and (both := self.tasks.active_statuses & self.tasks.done_statuses):
+            raise ValueError(f"tasks: {sorted(both)} cannot be both active and done")
+        return self
 
     @field_validator("agents")
     @classmethod

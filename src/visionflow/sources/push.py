@@ -3,8 +3,12 @@
 A batch is validated whole before any of it is applied, so a bad item is a 422 that names
 it and the state is untouched. Applying happens on the event loop between ticks, which is
 where the 60 Hz loop runs too, so no lock is needed and an acknowledged batch is visible
-to the very next read of ``/api/bots/data``. Within a batch, upserts go first, then
-messages, then removals, so "spawn, talk, finish" can travel together.
+to the very next read of ``/api/bots/data``. Within a batch, upserts go first, then link
+totals, then messages, then removals, so "spawn, talk, finish" can travel together.
+
+Every item is safe to send twice except a message: an upsert sets fields, a removal of an
+absent agent does nothing, and a link item carries totals the server merges by taking the
+larger, so a client that re-sends what a restarted server lost cannot double anything.
 
 The ingest runs beside any source (pushed agents join the simulated swarm) and only
 touches the agents it created: an id that another source owns is a conflict. With
@@ -25,7 +29,7 @@ from visionflow.observability.metrics import Metrics
 from visionflow.sources.base import SourceStatus
 from visionflow.swarm import ORCHESTRATOR_TYPE, Agent, AgentStatus, SwarmState, foreign_type_name, parse_type
 
-__all__ = ["AgentUpsert", "MessageItem", "PushIngest", "PushSource", "UpdateBatch"]
+__all__ = ["AgentUpsert", "LinkItem", "MessageItem", "PushIngest", "PushSource", "UpdateBatch"]
 
 AgentId = Annotated[
     str,
@@ -70,13 +74,28 @@ class AgentUpsert(BaseModel):
 
 
 class MessageItem(BaseModel):
-    """One message (or a summary of several) from ``from`` to ``to``; ``at`` is Unix seconds."""
+    """One message from ``from`` to ``to``, or a summary of ``count`` of them (``bytes`` in all, the last ``at``).
+
+    ``at`` is Unix seconds; a time in the future counts as now.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
     sender: AgentId = Field(alias="from")
     to: AgentId
     bytes: Annotated[int, Field(ge=0, le=2**40)] = 0
     at: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    count: Annotated[int, Field(ge=1, le=2**31)] = 1
+
+
+class LinkItem(BaseModel):
+    """A link's totals as the sender knows them; the server keeps the larger of its own and these."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    sender: AgentId = Field(alias="from")
+    to: AgentId
+    message_count: Annotated[int, Field(ge=0, le=2**62)] = 0
+    bytes: Annotated[int, Field(ge=0, le=2**62)] = 0
+    last_message_at: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
 
 
 class UpdateBatch(BaseModel):
@@ -84,9 +103,10 @@ class UpdateBatch(BaseModel):
     agents: list[AgentUpsert] = Field(default_factory=list)
     remove: list[AgentId] = Field(default_factory=list)
     messages: list[MessageItem] = Field(default_factory=list)
+    links: list[LinkItem] = Field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.agents) + len(self.remove) + len(self.messages)
+        return len(self.agents) + len(self.remove) + len(self.messages) + len(self.links)
 
 
 _FIELDS = tuple(name for name in AgentUpsert.model_fields if name not in ("id", "type", "metadata"))
@@ -116,17 +136,31 @@ class PushIngest:
             if agent_id in agents and agent_id not in self.owned:
                 raise IngestConflictError(("body", "remove", i), f"agent {agent_id!r} belongs to another source")
 
-    def apply(self, batch: UpdateBatch) -> dict[str, int]:
-        """Apply a checked batch: upserts, then messages, then removals."""
+    def apply(self, batch: UpdateBatch) -> dict[str, Any]:
+        """Apply a checked batch: upserts, link totals, messages, then removals.
+
+        The tally names, by index, the messages and links whose agents are unknown (they
+        are dropped), so a client can tell which of its items did nothing. An empty batch
+        changes nothing, not even the source's data age: clients send one to learn the
+        server's instance id.
+        """
         self.check(batch)
+        if not len(batch):
+            return {"agents": 0, "removed": 0, "messages": 0, "links": 0, "unmatched_messages": 0,
+                    "unmatched": {"messages": [], "links": []}}  # fmt: skip
         state = self.state
         now = self._clock()
         for upsert in batch.agents:
             self._upsert(state, upsert, now)
+        unmatched_links = [i for i, link in enumerate(batch.links) if not self._restore(state, link, now)]
         delivered = 0
-        for message in batch.messages:
+        unmatched_messages: list[int] = []
+        for i, message in enumerate(batch.messages):
             at = now if message.at is None else min(message.at, now)
-            delivered += state.record_message(message.sender, message.to, at, message.bytes)
+            if state.record_message(message.sender, message.to, at, message.bytes, count=message.count):
+                delivered += message.count
+            else:
+                unmatched_messages.append(i)
         removed = 0
         for agent_id in batch.remove:
             if agent_id in self.owned:
@@ -141,8 +175,15 @@ class PushIngest:
             "agents": len(batch.agents),
             "removed": removed,
             "messages": delivered,
-            "unmatched_messages": len(batch.messages) - delivered,
+            "links": len(batch.links) - len(unmatched_links),
+            "unmatched_messages": len(unmatched_messages),
+            "unmatched": {"messages": unmatched_messages, "links": unmatched_links},
         }
+
+    @staticmethod
+    def _restore(state: SwarmState, link: LinkItem, now: float) -> bool:
+        return state.restore_link(link.sender, link.to, now, message_count=link.message_count, nbytes=link.bytes,
+                                  last_message_at=link.last_message_at)  # fmt: skip
 
     def _upsert(self, state: SwarmState, upsert: AgentUpsert, now: float) -> None:
         given = {name: getattr(upsert, name) for name in upsert.model_fields_set if name in _FIELDS}

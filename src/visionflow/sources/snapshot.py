@@ -4,23 +4,30 @@ Polling builds an ``OrchestratorSnapshot`` in a background task (network, JSON, 
 the 60 Hz loop only calls ``SnapshotApplier.apply``, which diffs it against the agents this
 source owns: new agents are added, changed ones updated, vanished ones removed.
 
-Links come only from what the orchestrator shows: agents sharing a task, a task's creator
-and its assignees, parent and child, broadcasts naming a sender, and message logs. When it
-shows none of these, workers are linked to the coordinators of their swarm by type, and
-those links are marked ``inferred``.
+Links come only from what the orchestrator shows, and are of two kinds. Structure (agents
+sharing a task that is not over, a task's creator and its assignees, parent and child) is
+*observed*: live while the latest snapshot shows it, refreshed every second, never counted
+as a message; once a snapshot stops showing it (the task completed) it fades like a pair
+that fell silent. Messages (a message log, broadcasts naming a sender) are *counted*, each
+once: the same log read again on the next poll adds nothing. When the orchestrator shows
+neither, workers are linked to the coordinators of their swarm by type, and those links are
+marked ``inferred``.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from visionflow.sources.mapping import AgentRecord, TaskRecord
+from visionflow.sources.profile import TaskPhase
 from visionflow.swarm import BUSY_STATUSES, Agent, AgentStatus, AgentType, SwarmState
 
-__all__ = ["LinkObservation", "OrchestratorSnapshot", "SnapshotApplier", "observed_links"]
+__all__ = ["LinkObservation", "MessagePair", "OrchestratorSnapshot", "SnapshotApplier", "message_pairs",
+           "observed_links"]  # fmt: skip
 
 MAX_TASK_PAIRS = 64
 """Agents sharing one task are linked pairwise up to this many pairs (a star beyond it)."""
@@ -28,20 +35,30 @@ MAX_TASK_PAIRS = 64
 _LEADERS = (AgentType.QUEEN, AgentType.COORDINATOR)
 
 
+REFRESH_S = 1.0
+"""Live structural links are observed again this often, so they hold their intensity between polls."""
+
+
 @dataclass(frozen=True, slots=True)
 class LinkObservation:
-    """One link to record: ``nbytes`` and ``at`` come from a message, zero for structure."""
+    """A structural link the orchestrator shows (or, ``inferred``, one guessed from agent types)."""
 
     source: str
     target: str
-    nbytes: int = 0
     inferred: bool = False
+
+
+MessagePair = tuple[str, str, int]
+"""One message: sender, receiver, bytes."""
 
 
 @dataclass(slots=True)
 class OrchestratorSnapshot:
     agents: list[AgentRecord]
     links: list[LinkObservation] = field(default_factory=list)
+    """Structure, live while shown."""
+    messages: list[MessagePair] = field(default_factory=list)
+    """Every message the orchestrator's log shows now, old ones included (the applier counts only new ones)."""
     fetched_at: float = 0.0
     status: dict[str, Any] = field(default_factory=dict)
 
@@ -53,6 +70,8 @@ class OrchestratorSnapshot:
 def _task_links(tasks: Iterable[TaskRecord], known: set[str]) -> list[LinkObservation]:
     links: list[LinkObservation] = []
     for task in tasks:
+        if task.phase is TaskPhase.DONE:
+            continue
         members = [a for a in dict.fromkeys(task.assigned) if a in known]
         if task.created_by in known:
             links.extend(LinkObservation(task.created_by, m) for m in members if m != task.created_by)
@@ -80,14 +99,26 @@ def _inferred_links(agents: list[AgentRecord]) -> list[LinkObservation]:
     return links
 
 
-def observed_links(
-    agents: list[AgentRecord],
-    tasks: Iterable[TaskRecord] = (),
-    messages: Iterable[tuple[str, str | None, int]] = (),
-) -> list[LinkObservation]:
-    """Links shown by tasks, parents and messages; inferred by type only when none are shown.
+def message_pairs(agents: list[AgentRecord], messages: Iterable[tuple[str, str | None, int]]) -> list[MessagePair]:
+    """Messages between known agents; a receiver of None is a broadcast to every other agent."""
+    known = {r.id for r in agents}
+    pairs: list[MessagePair] = []
+    for sender, receiver, nbytes in messages:
+        if sender not in known:
+            continue
+        if receiver is None:
+            pairs.extend((sender, other, nbytes) for other in known if other != sender)
+        elif receiver in known and receiver != sender:
+            pairs.append((sender, receiver, nbytes))
+    return pairs
 
-    ``messages`` are ``(sender, receiver, bytes)``; a receiver of None is a broadcast.
+
+def observed_links(
+    agents: list[AgentRecord], tasks: Iterable[TaskRecord] = (), *, messages_seen: bool = False
+) -> list[LinkObservation]:
+    """Structure shown by tasks that are not over and by parents; inferred by type only when nothing is shown.
+
+    ``messages_seen``: the orchestrator showed messages, which are links too, so none are inferred.
     """
     known = {r.id for r in agents}
     links = _task_links(tasks, known)
@@ -95,14 +126,7 @@ def observed_links(
         parent = record.fields.get("parent_id")
         if parent in known and parent != record.id:
             links.append(LinkObservation(parent, record.id))
-    for sender, receiver, nbytes in messages:
-        if sender not in known:
-            continue
-        if receiver is None:
-            links.extend(LinkObservation(sender, other, nbytes) for other in known if other != sender)
-        elif receiver in known and receiver != sender:
-            links.append(LinkObservation(sender, receiver, nbytes))
-    return links or _inferred_links(agents)
+    return links if links or messages_seen else _inferred_links(agents)
 
 
 _COMPARED = tuple(name for name in Agent.__slots__ if name not in ("id", "node_id", "created_at"))
@@ -126,9 +150,14 @@ def _refresh(agent: Agent, record: AgentRecord) -> bool:
 class SnapshotApplier:
     """Folds snapshots into a SwarmState, touching only the agents it added itself."""
 
-    def __init__(self) -> None:
+    def __init__(self, refresh_s: float = REFRESH_S) -> None:
         self.owned: set[str] = set()
         self.applied = 0
+        self.refresh_s = refresh_s
+        self.live: list[LinkObservation] = []
+        """The structural links of the latest snapshot: observed again every ``refresh_s``."""
+        self._observed_at = 0.0
+        self._messages_seen: Counter[MessagePair] = Counter()
 
     def apply(self, state: SwarmState, snapshot: OrchestratorSnapshot, now: float) -> None:
         seen = set()
@@ -146,6 +175,22 @@ class SnapshotApplier:
         for agent_id in self.owned - seen:
             state.remove(agent_id)
         self.owned &= seen
-        for link in snapshot.links:
-            state.record_message(link.source, link.target, now, link.nbytes, inferred=link.inferred)
+        self.live = snapshot.links
+        self._observe(state, now)
+        messages = Counter(snapshot.messages)
+        for (sender, receiver, nbytes), times in messages.items():
+            new = times - self._messages_seen[(sender, receiver, nbytes)]
+            if new > 0:
+                state.record_message(sender, receiver, now, nbytes * new, count=new)
+        self._messages_seen = messages
         self.applied += 1
+
+    def refresh(self, state: SwarmState, now: float) -> None:
+        """Keep the live structure at its intensity; call every tick (it acts every ``refresh_s``)."""
+        if now - self._observed_at >= self.refresh_s:
+            self._observe(state, now)
+
+    def _observe(self, state: SwarmState, now: float) -> None:
+        for link in self.live:
+            state.observe_link(link.source, link.target, now, inferred=link.inferred)
+        self._observed_at = now

@@ -114,7 +114,12 @@ class Agent:
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """A communication link as seen at one instant; the live table is ``LinkTable``."""
+    """A communication link as seen at one instant; the live table is ``LinkTable``.
+
+    ``message_count``, ``bytes`` and ``last_message_at`` (None before the first) count messages
+    only; ``observed_at`` is when a source last saw the link as structure (a shared task, a
+    parent), which is not a message.
+    """
 
     source: str
     target: str
@@ -123,8 +128,9 @@ class Link:
     intensity: float
     message_count: int
     bytes: int
-    last_message_at: float
+    last_message_at: float | None
     inferred: bool = False
+    observed_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -136,5 +142,6 @@ class Link:
             "message_count": self.message_count,
             "bytes": self.bytes,
             "last_message_at": self.last_message_at,
+            "observed_at": self.observed_at,
             "inferred": self.inferred,
         }

@@ -170,19 +170,50 @@ class SwarmState:
         return agent if agent is not None and agent.node_id == node_id else None
 
     def record_message(
-        self, sender: str, receiver: str, now: float, nbytes: int = 0, *, inferred: bool = False
+        self, sender: str, receiver: str, now: float, nbytes: int = 0, *, inferred: bool = False, count: int = 1
     ) -> bool:
-        """Count a message between two live agents; False if either is unknown or they are the same."""
+        """Count ``count`` messages between two live agents; False if either is unknown or they are the same."""
+        pair = self._pair(sender, receiver)
+        if pair is None:
+            return False
+        self.links.record_message(sender, receiver, *pair, now, nbytes, inferred=inferred, count=count)
+        self._touched(sender, receiver)
+        return True
+
+    def observe_link(self, sender: str, receiver: str, now: float, *, inferred: bool = False) -> bool:
+        """Note a structural link (shared task, parent and child): kept alive, never counted as a message."""
+        pair = self._pair(sender, receiver)
+        if pair is None:
+            return False
+        self.links.observe(sender, receiver, *pair, now, inferred=inferred)
+        self._touched(sender, receiver)
+        return True
+
+    def restore_link(
+        self, sender: str, receiver: str, now: float, *, message_count: int, nbytes: int,
+        last_message_at: float | None,
+    ) -> bool:  # fmt: skip
+        """Know at least these totals of a link (idempotent: see ``LinkTable.restore``)."""
+        pair = self._pair(sender, receiver)
+        if pair is None:
+            return False
+        self.links.restore(sender, receiver, *pair, now, message_count=message_count, nbytes=nbytes,
+                           last_message_at=last_message_at)  # fmt: skip
+        self._touched(sender, receiver)
+        return True
+
+    def _pair(self, sender: str, receiver: str) -> tuple[int, int] | None:
         a = self.agents.get(sender)
         b = self.agents.get(receiver)
         if a is None or b is None or a is b:
-            return False
-        self.links.record_message(sender, receiver, a.node_id, b.node_id, now, nbytes, inferred=inferred)
+            return None
+        return a.node_id, b.node_id
+
+    def _touched(self, sender: str, receiver: str) -> None:
         key = link_key(sender, receiver)
         self._changes.links_touched.add(key)
         self._changes.links_removed.discard(key)
         self.version += 1
-        return True
 
     def prune_links(self, now: float) -> int:
         removed = self.links.prune(now)

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from mcp_types import CallToolResult, TextContent
+from mcp_types import CallToolResult, ListToolsResult, TextContent, Tool
 
 from visionflow.errors import (
     ControlError,
@@ -43,6 +43,10 @@ class Orchestrator:
 
     def __init__(self, spawn: dict[str, Any]) -> None:
         self.spawn = spawn
+
+    async def list_tools(self, *, cursor: str | None = None) -> ListToolsResult:
+        names = load_profile("claude-flow").tools()
+        return ListToolsResult(tools=[Tool(name=name, input_schema={"type": "object"}) for name in sorted(names)])
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None = None,
                         read_timeout_seconds: float | None = None) -> CallToolResult:  # fmt: skip

@@ -19,6 +19,7 @@ def test_pushed_agents_join_the_simulated_swarm_and_show_in_the_api(make_runtime
                                              "messages": [{"from": "ext-1", "to": "ext-2", "bytes": 64}]})  # fmt: skip
     assert response.status_code == 200, response.text
     assert response.json()["applied"]["messages"] == 1
+    assert response.json()["instance_id"] == rt.instance_id == api(rt, "GET", "/api/health").json()["instance_id"]
     rt.pipeline.tick_inline()
     body = api(rt, "GET", "/api/bots/data").json()
     assert {"ext-1", "ext-2"} <= {a["id"] for a in body["agents"]} and body["total_agents"] == 7
@@ -30,6 +31,7 @@ def test_a_bad_item_is_a_422_naming_it_and_nothing_is_applied(make_runtime: Make
     response = api(rt, "POST", "/api/bots/update", json={"agents": [{"id": "ok"}, {"id": "bad", "health": 500}]})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "agents", 1, "health"]
+    assert response.json()["instance_id"] == rt.instance_id, "a refusal tells a client about restarts too"
     assert rt.state.version == before and "ok" not in rt.state
 
 

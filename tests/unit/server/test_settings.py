@@ -98,3 +98,22 @@ def test_bad_alert_settings_name_the_setting(flags: dict[str, object], field: st
     with pytest.raises(ConfigError) as info:
         load_settings(flags)
     assert info.value.field == field
+
+
+def test_the_orchestrators_environment_and_directory_come_from_every_settings_layer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "vf.yaml"
+    config.write_text(f"mcp-env: {{CLAUDE_FLOW_CWD: /from/yaml}}\nmcp-cwd: {tmp_path}\nmcp-inherit-env: false\n")
+    s = load_settings(config=config)
+    assert (s.mcp_env, s.mcp_cwd, s.mcp_inherit_env) == ({"CLAUDE_FLOW_CWD": "/from/yaml"}, tmp_path, False)
+    monkeypatch.setenv("VISIONFLOW_MCP_ENV", '{"CLAUDE_FLOW_CWD": "/from/env", "B": "2"}')
+    assert load_settings(config=config).mcp_env == {"CLAUDE_FLOW_CWD": "/from/env", "B": "2"}
+    merged = load_settings({"mcp_env": {"A": "1", "B": "3"}}, config=config).mcp_env
+    assert merged == {"CLAUDE_FLOW_CWD": "/from/env", "A": "1", "B": "3"}, "merged by key, flags first"
+    assert load_settings().mcp_inherit_env is True
+
+
+def test_the_poll_ceiling_is_at_least_the_idle_interval() -> None:
+    with pytest.raises(ConfigError, match="mcp_poll_idle_s must not exceed mcp_poll_max_s"):
+        load_settings({"mcp_poll_idle_s": 10, "mcp_poll_max_s": 5})

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from visionflow.errors import MalformedResultError
-from visionflow.sources.mapping import MAX_ID_CHARS, map_agents, map_messages, map_records, map_tasks, parse_json_text
-from visionflow.sources.profile import FieldSpec, ToolSpec, load_profile
+from visionflow.errors import ConfigError, MalformedResultError
+from visionflow.sources.mapping import (
+    MAX_ID_CHARS,
+    map_agents,
+    map_messages,
+    map_records,
+    map_tasks,
+    parse_json_text,
+    with_task_work,
+)
+from visionflow.sources.profile import FieldSpec, TaskPhase, ToolSpec, load_profile
 from visionflow.swarm import AgentStatus, AgentType
 
 CLAUDE_FLOW_AGENTS = {
@@ -27,12 +37,13 @@ def test_claude_flow_fields_map_unknown_kept_missing_defaulted() -> None:
     assert skipped == 2
     first, second = (r.to_agent() for r in records)
     assert first.type is AgentType.COORDINATOR and first.metadata["orchestrator_type"] == "hierarchical-coordinator"
-    assert first.health == 50.0 and first.tasks_active == 2 and first.status is AgentStatus.IDLE
+    assert first.health == 50.0 and first.status is AgentStatus.IDLE
+    assert first.tasks_completed == 2 and first.tasks_active == 0, "taskCount counts completed tasks"
     assert first.created_at == pytest.approx(1795687200.0)
     assert first.metadata["domain"] == "core"
     assert second.status is AgentStatus.BUSY
     assert second.health == 100.0 and second.metadata["raw_health"] == "lots"  # wrong type -> default, raw kept
-    assert second.tasks_active == 0
+    assert second.tasks_completed == 0
     assert second.name == "a-2" and second.cpu == 0.0
 
 
@@ -110,3 +121,42 @@ def test_records_without_a_usable_id_are_counted_not_mapped() -> None:
 def test_a_list_of_records_none_of_which_has_an_id_is_malformed() -> None:
     with pytest.raises(MalformedResultError, match="usable id"):
         map_agents({"agents": [{"name": "anonymous"}]}, load_profile("claude-flow").agents)
+
+
+CLAUDE_FLOW_TASKS = {
+    "tasks": [
+        {"taskId": "t-new", "description": "fix it", "status": "pending", "assignedTo": ["a-1"]},
+        {"taskId": "t-run", "description": "ship it", "status": "in_progress", "assignedTo": ["a-1", "a-2"]},
+        {"taskId": "t-run2", "type": "review", "status": "IN_PROGRESS", "assignedTo": ["a-2"]},
+        {"taskId": "t-done", "description": "old news", "status": "completed", "assignedTo": ["a-2"]},
+    ]
+}
+
+
+def test_a_tasks_status_decides_its_phase_and_the_agents_work() -> None:
+    profile = load_profile("claude-flow")
+    assert profile.tasks is not None
+    tasks, _ = map_tasks(CLAUDE_FLOW_TASKS, profile.tasks)
+    assert [t.phase for t in tasks] == [TaskPhase.OPEN, TaskPhase.ACTIVE, TaskPhase.ACTIVE, TaskPhase.DONE]
+    listed = {"agents": [{"agentId": "a-1"}, {"agentId": "a-2"}, {"agentId": "a-3", "currentTask": "own"}]}
+    agents, _ = map_agents(listed, profile.agents)
+    first, second, third = (r.to_agent() for r in with_task_work(agents, tasks))
+    assert (first.tasks_active, first.current_task) == (1, "ship it"), "pending work is not active"
+    assert (second.tasks_active, second.current_task) == (2, "ship it")
+    assert (third.tasks_active, third.current_task) == (0, "own"), "the agent list's own value wins"
+
+
+def test_a_task_without_a_description_is_named_by_its_type_or_id() -> None:
+    profile = load_profile("claude-flow")
+    assert profile.tasks is not None
+    tasks, _ = map_tasks({"tasks": [{"taskId": "t9", "status": "in_progress", "assignedTo": "a"}]}, profile.tasks)
+    (agent,) = with_task_work(map_agents({"agents": [{"agentId": "a"}]}, profile.agents)[0], tasks)
+    assert agent.fields["current_task"] == "t9"
+
+
+def test_a_profile_cannot_call_a_status_both_active_and_done(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    tasks = "tasks: {tool: t, fields: {id: i}, active_statuses: [Running], done_statuses: [running]}\n"
+    path.write_text("name: x\nagents: {tool: l, fields: {id: i}}\n" + tasks)
+    with pytest.raises(ConfigError, match="both active and done"):
+        load_profile(str(path))

@@ -7,6 +7,8 @@ import contextlib
 import itertools
 import json
 import logging
+import shlex
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -15,7 +17,7 @@ from typing import Any
 import pytest
 from mcp.client import Client
 from mcp.server.mcpserver import MCPServer
-from mcp_types import CallToolResult, TextContent
+from mcp_types import CallToolResult, ListToolsResult, TextContent, Tool
 
 from visionflow.errors import (
     ConfigError,
@@ -27,10 +29,12 @@ from visionflow.errors import (
 )
 from visionflow.observability.metrics import Metrics
 from visionflow.sources import MCPSource, load_profile
-from visionflow.sources.mcp import MCPTarget, ToolCaller
+from visionflow.sources.mcp import MCPTarget, ToolCaller, child_environment
 from visionflow.swarm import SwarmState
 
-FAST = {"poll_busy_s": 0.05, "poll_idle_s": 0.05, "timeout_s": 2.0, "backoff_initial_s": 0.05, "backoff_max_s": 0.2}
+FAST = {"poll_busy_s": 0.05, "poll_idle_s": 0.05, "poll_max_s": 0.05, "timeout_s": 2.0, "backoff_initial_s": 0.05,
+        "backoff_max_s": 0.2}  # fmt: skip
+CLAUDE_FLOW_TOOLS = ("agent_list", "task_list", "swarm_status", "swarm_init", "agent_spawn")
 
 
 def orchestrator(agents: list[dict[str, Any]], mode: dict[str, str]) -> MCPServer:
@@ -134,22 +138,35 @@ def test_malformed_results_are_counted_and_the_last_good_state_kept(metrics: Met
 class Scripted:
     """A caller whose answers a test controls; counts how many calls run at once."""
 
-    def __init__(self, delay: float = 0.0) -> None:
+    def __init__(self, delay: float = 0.0, tools: tuple[str, ...] = CLAUDE_FLOW_TOOLS, changing: bool = False) -> None:
         self.delay = delay
+        self.changing = changing
         self.active = 0
         self.max_active = 0
         self.calls = 0
+        self.tools = tools
+        self.called: list[str] = []
+
+    async def list_tools(self, *, cursor: str | None = None) -> ListToolsResult:
+        return ListToolsResult(tools=[Tool(name=name, input_schema={"type": "object"}) for name in self.tools])
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None = None,
                         read_timeout_seconds: float | None = None) -> CallToolResult:  # fmt: skip
         self.active += 1
         self.max_active = max(self.max_active, self.active)
         self.calls += 1
+        self.called.append(name)
         try:
             await asyncio.sleep(self.delay)
         finally:
             self.active -= 1
-        body = {"agents": [{"agentId": "a", "agentType": "coder", "status": "busy"}]} if name == "agent_list" else {}
+        agent = {
+            "agentId": "a",
+            "agentType": "coder",
+            "status": "busy",
+            **({"taskCount": self.calls} if self.changing else {}),
+        }
+        body = {"agents": [agent]} if name == "agent_list" else {}
         return CallToolResult(content=[TextContent(type="text", text=json.dumps(body))])
 
 
@@ -298,10 +315,10 @@ def test_the_profiles_busy_statuses_choose_the_poll_interval(
 
     @contextlib.asynccontextmanager
     async def connect() -> AsyncIterator[ToolCaller]:
-        yield Scripted()
+        yield Scripted(changing=True)
 
     async def go() -> None:
-        source = MCPSource(connect, profile, metrics, **{**FAST, "poll_idle_s": 0.1})
+        source = MCPSource(connect, profile, metrics, **{**FAST, "poll_idle_s": 0.1, "poll_max_s": 0.1})
         state = SwarmState()
         await source.start(state, time.time())
         await run_until(source, state, lambda: source.polls >= 2)
@@ -309,3 +326,162 @@ def test_the_profiles_busy_statuses_choose_the_poll_interval(
         assert source.interval_s == interval
 
     asyncio.run(go())
+
+
+def connect_to(caller: Scripted) -> Callable[[], AbstractAsyncContextManager[ToolCaller]]:
+    @contextlib.asynccontextmanager
+    async def connect() -> AsyncIterator[ToolCaller]:
+        yield caller
+
+    return connect
+
+
+def test_tools_the_orchestrator_lacks_are_named_once_and_never_called(
+    metrics: Metrics, caplog: pytest.LogCaptureFixture
+) -> None:
+    caller = Scripted(tools=("agent_list", "swarm_status", "agent_spawn"))
+
+    async def go() -> None:
+        source = make_source(connect_to(caller), metrics)
+        state = SwarmState()
+        with caplog.at_level(logging.INFO, logger="visionflow.sources.mcp"):
+            await source.start(state, time.time())
+            await run_until(source, state, lambda: source.polls >= 5)
+            status = source.status()
+            assert status.degraded and not status.stale
+            assert status.error is not None and "task_list" in status.error and "swarm_init" in status.error
+            assert status.detail["missing_tools"] == ["swarm_init", "task_list"]
+            with pytest.raises(ControlUnsupportedError, match="swarm_init"):
+                await source.control("initialize_swarm", {"topology": "mesh"}, {})
+            await source.stop()
+        assert "a" in state and "task_list" not in caller.called
+        mismatches = [r for r in caplog.records if r.getMessage() == "mcp_profile_mismatch"]
+        assert len(mismatches) == 1 and mismatches[0].levelname == "WARN"
+        assert not [r for r in caplog.records if r.getMessage() == "mcp_error"], "no WARN per poll"
+
+    asyncio.run(go())
+
+
+class Flaky(Scripted):
+    """``agent_list`` fails while ``failing`` is set, as claude-flow's did while its lock was held."""
+
+    def __init__(self) -> None:
+        super().__init__(changing=True)
+        self.failing = False
+
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None = None,
+                        read_timeout_seconds: float | None = None) -> CallToolResult:  # fmt: skip
+        if self.failing and name == "agent_list":
+            self.calls += 1
+            return text_result(json.dumps({"error": "policy-state-lock-timeout"}), error=True)
+        return await super().call_tool(name, arguments, read_timeout_seconds)
+
+
+def test_health_degrades_on_the_first_failed_poll_and_clears_on_the_first_good_one(metrics: Metrics) -> None:
+    caller = Flaky()
+
+    async def go() -> None:
+        source = make_source(connect_to(caller), metrics)
+        state = SwarmState()
+        await source.start(state, time.time())
+        await run_until(source, state, lambda: "a" in state)
+        assert not source.status().degraded and source.status().error is None
+        caller.failing = True
+        calls = caller.calls
+        await run_until(source, state, lambda: source.status().degraded)
+        assert caller.calls - calls <= 2, "the first failed poll is enough"
+        status = source.status()
+        assert status.error is not None and "policy-state-lock-timeout" in status.error
+        assert status.connected and not status.stale
+        caller.failing = False
+        calls = caller.calls
+        await run_until(source, state, lambda: not source.status().degraded)
+        assert caller.calls - calls <= 3 and source.status().error is None
+        await source.stop()
+
+    asyncio.run(go())
+
+
+def test_rare_tools_follow_the_idle_interval(metrics: Metrics) -> None:
+    caller = Scripted(changing=True)  # a busy agent whose count changes: every poll at the busy interval
+
+    async def go() -> None:
+        source = make_source(connect_to(caller), metrics, poll_busy_s=0.02, poll_idle_s=0.3, poll_max_s=0.3)
+        state = SwarmState()
+        await source.start(state, time.time())
+        await run_until(source, state, lambda: caller.called.count("agent_list") >= 30)
+        await source.stop()
+
+    asyncio.run(go())
+    polls = caller.called.count("agent_list")
+    assert caller.called.count("task_list") == polls, "tasks change often: every poll"
+    assert 1 <= caller.called.count("swarm_status") < polls / 3, caller.called
+
+
+def test_the_interval_backs_off_while_nothing_changes_and_snaps_back_on_a_change(metrics: Metrics) -> None:
+    caller = Scripted()  # the same answer every time
+
+    async def go() -> None:
+        source = make_source(connect_to(caller), metrics, poll_busy_s=0.02, poll_idle_s=0.02, poll_max_s=0.16)
+        state = SwarmState()
+        await source.start(state, time.time())
+        intervals: list[float] = []
+
+        def record() -> bool:
+            if not intervals or intervals[-1] != source.interval_s:
+                intervals.append(source.interval_s)
+            return source.interval_s == 0.16
+
+        await run_until(source, state, record)
+        assert intervals[-4:] == [0.02, 0.04, 0.08, 0.16] or intervals[-3:] == [0.04, 0.08, 0.16], intervals
+        caller.changing = True
+        await run_until(source, state, lambda: source.interval_s == 0.02)
+        await source.stop()
+        assert source.polls > 4
+
+    asyncio.run(go())
+
+
+def test_a_spawned_orchestrator_that_dies_says_why_in_the_error_and_in_health(
+    metrics: Metrics, caplog: pytest.LogCaptureFixture
+) -> None:
+    script = (
+        "import sys\nfor i in range(500): print('noise', i, file=sys.stderr)\n"
+        "print('Error: Cannot find module ./missing.js', file=sys.stderr); sys.exit(1)"
+    )
+    target = MCPTarget.from_settings(f"{shlex.quote(sys.executable)} -c {shlex.quote(script)}", None)
+
+    async def go() -> None:
+        source = MCPSource(target.connect, load_profile("claude-flow"), metrics, stderr=target.stderr_lines,
+                           **{**FAST, "backoff_initial_s": 0.5, "backoff_max_s": 0.5})  # fmt: skip
+        state = SwarmState()
+        with caplog.at_level(logging.INFO, logger="visionflow.sources.mcp"):
+            await source.start(state, time.time())
+            await run_until(source, state, lambda: counter(metrics, "connect") >= 1)
+            await source.stop()
+        status = source.status()
+        assert status.error is not None and "Cannot find module ./missing.js" in status.error
+        assert status.detail["stderr"][-1] == "Error: Cannot find module ./missing.js"
+        logged = [r for r in caplog.records if r.getMessage() == "mcp_stderr"]
+        assert logged and logged[0].fields["line"] == "noise 0"  # type: ignore[attr-defined]
+        assert len(logged) <= 20, "a flood of stderr is rate-limited in the log"
+        assert len(status.detail["stderr"]) == 10 and status.detail["stderr"][0] == "noise 491"
+
+    asyncio.run(go())
+
+
+def test_a_spawned_orchestrator_gets_our_environment_less_our_settings_plus_its_own() -> None:
+    ours = {"PATH": "/bin", "HOME": "/root", "VISIONFLOW_INGEST_TOKEN": "secret", "CLAUDE_FLOW_CWD": "/old"}
+    env = child_environment({"CLAUDE_FLOW_CWD": "/new"}, inherit=True, base=ours)
+    assert env == {"PATH": "/bin", "HOME": "/root", "CLAUDE_FLOW_CWD": "/new"}
+    assert child_environment({"A": "1"}, inherit=False, base=ours) == {"A": "1"}
+
+
+def test_environment_and_directory_are_checked_where_they_are_set(tmp_path: Any) -> None:
+    target = MCPTarget.from_settings("orchestrator mcp start", None, env={"A": "1"}, cwd=tmp_path)
+    assert target.env == (("A", "1"),) and target.cwd == str(tmp_path.resolve()) and target.inherit_env
+    for env, cwd, field in (({"A=B": "1"}, None, "mcp_env"), ({"A": "x\x00"}, None, "mcp_env"),
+                            (None, tmp_path / "missing", "mcp_cwd")):  # fmt: skip
+        with pytest.raises(ConfigError) as info:
+            MCPTarget.from_settings("orchestrator", None, env=env, cwd=cwd)
+        assert info.value.field == field

@@ -98,7 +98,8 @@ def test_apply_upserts_then_messages_then_removals(metrics: Metrics) -> None:
             "messages": [{"from": "a", "to": "b", "bytes": 10}, {"from": "a", "to": "ghost"}],
             "remove": ["a"]}  # fmt: skip
     result = ingest.apply(UpdateBatch.model_validate(body))
-    assert result == {"agents": 2, "removed": 1, "messages": 1, "unmatched_messages": 1}
+    assert result == {"agents": 2, "removed": 1, "messages": 1, "links": 0, "unmatched_messages": 1,
+                      "unmatched": {"messages": [1], "links": []}}  # fmt: skip
     assert set(state.agents) == {"b"} and state.agents["b"].metadata["orchestrator_type"] == "llm-wrangler"
     ingest.apply(UpdateBatch.model_validate({"agents": [{"id": "b", "status": "busy", "health": None}]}))
     assert state.agents["b"].status is AgentStatus.BUSY and state.agents["b"].health == 80
@@ -114,3 +115,36 @@ def test_pushed_and_polled_agents_read_type_words_alike(metrics: Metrics, word: 
     pushed, polled = state.agents["p"], records[0].to_agent()
     assert pushed.type is polled.type
     assert pushed.metadata.get("orchestrator_type") == polled.metadata.get("orchestrator_type")
+
+
+def test_a_summary_counts_its_messages_and_link_totals_are_merged_not_added(metrics: Metrics) -> None:
+    state = SwarmState()
+    ingest = PushIngest(state, metrics, clock=lambda: 100.0)
+    ingest.apply(UpdateBatch.model_validate({"agents": [{"id": "a"}, {"id": "b"}],
+                                             "messages": [{"from": "a", "to": "b", "count": 4, "bytes": 40,
+                                                           "at": 90.0}]}))  # fmt: skip
+    link = state.links.get(("a", "b"), 100.0)
+    assert link is not None and (link.message_count, link.bytes, link.last_message_at) == (4, 40, 90.0)
+    totals = {"links": [{"from": "a", "to": "b", "message_count": 9, "bytes": 90, "last_message_at": 95.0},
+                        {"from": "a", "to": "ghost", "message_count": 1}]}  # fmt: skip
+    for _ in range(2):
+        result = ingest.apply(UpdateBatch.model_validate(totals))
+        assert result["links"] == 1 and result["unmatched"]["links"] == [1]
+        link = state.links.get(("a", "b"), 100.0)
+        assert link is not None and (link.message_count, link.bytes, link.last_message_at) == (9, 90, 95.0)
+    assert metrics.registry.get_sample_value("visionflow_ingest_items_total", {"kind": "message"}) == 4
+
+
+def test_an_empty_batch_changes_nothing(metrics: Metrics) -> None:
+    state = SwarmState()
+    ingest = PushIngest(state, metrics)
+    version = state.version
+    assert ingest.apply(UpdateBatch())["unmatched_messages"] == 0
+    assert state.version == version and ingest.last_update is None and ingest.batches == 0
+
+
+@pytest.mark.parametrize("count", [0, -1, 2**31 + 1, 1.5])
+def test_a_summary_counts_at_least_one_message(count: object) -> None:
+    with pytest.raises(ValidationError) as info:
+        UpdateBatch.model_validate({"messages": [{"from": "a", "to": "b", "count": count}]})
+    assert info.value.errors()[0]["loc"] == ("messages", 0, "count")

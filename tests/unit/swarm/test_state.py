@@ -134,3 +134,82 @@ def test_link_table_grows() -> None:
         state.record_message(f"n{i}", f"n{i + 1}", 0.0)
     assert len(state.links) == 39
     assert state.links.intensities(0.0).shape == (39,)
+
+
+def two_agents(table: LinkTable | None = None) -> SwarmState:
+    state = SwarmState(table)
+    state.add(agent("a"))
+    state.add(agent("b"))
+    return state
+
+
+def test_structure_seen_on_every_poll_is_not_a_message() -> None:
+    table = LinkTable(decay_tau_s=10.0, gain=0.3, observed_intensity=0.6)
+    state = two_agents(table)
+    for poll in range(100):
+        assert state.observe_link("a", "b", now=float(poll))
+    link = table.get(("a", "b"), now=99.0)
+    assert link is not None
+    assert (link.message_count, link.bytes, link.last_message_at) == (0, 0, None)
+    assert link.observed_at == 99.0 and link.intensity == pytest.approx(0.6)
+    assert link.to_dict()["observed_at"] == 99.0
+    state.record_message("b", "a", now=100.0, nbytes=10)
+    link = table.get(("a", "b"), now=100.0)
+    assert link is not None and (link.message_count, link.last_message_at, link.observed_at) == (1, 100.0, 99.0)
+    assert link.intensity == pytest.approx(1 - (1 - 0.6 * math.exp(-0.1)) * 0.7, rel=1e-5)
+
+
+def test_structure_no_longer_seen_fades_like_a_silent_pair() -> None:
+    table = LinkTable(decay_tau_s=10.0, observed_intensity=0.5, min_intensity=0.05)
+    state = two_agents(table)
+    state.observe_link("a", "b", now=0.0)
+    assert table.intensities(10.0)[0] == pytest.approx(0.5 * math.exp(-1), rel=1e-5)
+    assert state.prune_links(20.0) == 0
+    assert state.prune_links(30.0) == 1
+
+
+def test_an_inferred_observation_never_hides_a_real_link() -> None:
+    state = two_agents()
+    state.observe_link("a", "b", 0.0, inferred=True)
+    assert state.links.links(0.0)[0].inferred
+    state.observe_link("a", "b", 1.0)
+    state.observe_link("a", "b", 2.0, inferred=True)
+    assert not state.links.links(2.0)[0].inferred
+
+
+def test_a_summary_of_several_messages_counts_them_all() -> None:
+    table = LinkTable(gain=0.5)
+    state = two_agents(table)
+    state.record_message("a", "b", 5.0, nbytes=300, count=3)
+    link = table.get(("a", "b"), 5.0)
+    assert link is not None and (link.message_count, link.bytes, link.last_message_at) == (3, 300, 5.0)
+    assert link.intensity == pytest.approx(1 - 0.5**3)
+
+
+def test_an_older_message_counts_without_moving_the_last_message_back() -> None:
+    state = two_agents()
+    state.record_message("a", "b", 10.0)
+    state.record_message("a", "b", 4.0)
+    link = state.links.get(("a", "b"), 10.0)
+    assert link is not None and (link.message_count, link.last_message_at) == (2, 10.0)
+
+
+def test_restoring_a_link_twice_is_restoring_it_once() -> None:
+    table = LinkTable(decay_tau_s=10.0, gain=0.5)
+    state = two_agents(table)
+    for _ in range(2):
+        assert state.restore_link("a", "b", 20.0, message_count=7, nbytes=700, last_message_at=10.0)
+        link = table.get(("a", "b"), 20.0)
+        assert link is not None and (link.message_count, link.bytes, link.last_message_at) == (7, 700, 10.0)
+        assert link.intensity == pytest.approx(0.5 * math.exp(-1), rel=1e-5)
+    state.record_message("a", "b", 21.0)
+    state.restore_link("a", "b", 22.0, message_count=7, nbytes=700, last_message_at=10.0)
+    link = table.get(("a", "b"), 22.0)
+    assert link is not None and (link.message_count, link.last_message_at) == (8, 21.0)
+    assert not state.restore_link("a", "ghost", 22.0, message_count=1, nbytes=0, last_message_at=None)
+
+
+def test_observed_intensity_is_checked() -> None:
+    with pytest.raises(ConfigError) as info:
+        LinkTable(observed_intensity=0.0)
+    assert info.value.field == "observed_intensity"

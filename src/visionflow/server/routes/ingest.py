@@ -3,6 +3,10 @@
 The body is read with a hard size limit before it is parsed, validated whole (a bad item
 is a 422 naming it), checked for conflicts with other sources (409), and only then applied.
 With ``VISIONFLOW_INGEST_TOKEN`` set, requests must carry ``Authorization: Bearer <token>``.
+
+Every answer to an authorised request carries the server's ``instance_id``, new at each
+start: a client that sees it change knows the server restarted and may have lost what it
+was sent before.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ from visionflow.sources import IngestConflictError, UpdateBatch
 __all__ = ["router"]
 
 
-def _error(status: int, loc: list[str | int], msg: str, kind: str) -> JSONResponse:
-    return JSONResponse({"detail": [{"loc": loc, "msg": msg, "type": kind}]}, status_code=status)
+def _error(status: int, loc: list[str | int], msg: str, kind: str, *, instance: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"detail": [{"loc": loc, "msg": msg, "type": kind}]}
+    if instance is not None:
+        body["instance_id"] = instance
+    return JSONResponse(body, status_code=status)
 
 
 def router(runtime: Runtime) -> APIRouter:
@@ -53,25 +60,27 @@ def router(runtime: Runtime) -> APIRouter:
                 rejected.labels("auth").inc()
                 return JSONResponse({"detail": "a valid bearer token is required"}, status_code=401,
                                     headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+        instance = runtime.instance_id
         body = await read_limited(request)
         if body is None:
             rejected.labels("too_large").inc()
-            return _error(413, ["body"], f"body exceeds {settings.ingest_max_body_bytes} bytes", "too_large")
+            return _error(413, ["body"], f"body exceeds {settings.ingest_max_body_bytes} bytes", "too_large",
+                          instance=instance)  # fmt: skip
         try:
             batch = UpdateBatch.model_validate_json(body or b"{}")
         except ValidationError as exc:
             rejected.labels("invalid").inc()
             errors = [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()[:20]]
-            return JSONResponse({"detail": errors}, status_code=422)
+            return JSONResponse({"detail": errors, "instance_id": instance}, status_code=422)
         if len(batch) > settings.ingest_max_batch:
             rejected.labels("invalid").inc()
             return _error(422, ["body"], f"batch has {len(batch)} items; the limit is {settings.ingest_max_batch}",
-                          "too_long")  # fmt: skip
+                          "too_long", instance=instance)  # fmt: skip
         try:
             applied = runtime.ingest.apply(batch)
         except IngestConflictError as exc:
             rejected.labels("conflict").inc()
-            return _error(409, list(exc.loc), exc.message, "conflict")
-        return {"applied": applied, "total_agents": len(runtime.state)}
+            return _error(409, list(exc.loc), exc.message, "conflict", instance=instance)
+        return {"applied": applied, "total_agents": len(runtime.state), "instance_id": instance}
 
     return api

@@ -135,8 +135,10 @@ export class DetailPanel {
       button.dataset.node = String(peer);
       button.textContent = this.model.agents.get(peer)?.name ?? `node ${peer}`;
       const info = doc.createElement('span');
-      const age = Math.max(0, now - link.lastMessageAt);
-      info.textContent = ` intensity ${this.model.intensityOf(link, now).toFixed(2)} · ${link.messageCount} msgs · ${age.toFixed(0)} s ago`;
+      const last = link.lastMessageAt === null
+        ? 'structure, no messages'
+        : `${link.messageCount} msgs · ${Math.max(0, now - link.lastMessageAt).toFixed(0)} s ago`;
+      info.textContent = ` intensity ${this.model.intensityOf(link, now).toFixed(2)} · ${last}`;
       item.append(button, info);
       return item;
     }));

@@ -27,7 +27,8 @@
  * @property {number} targetNode       wire id
  * @property {number} intensity        as sent
  * @property {number} receivedAt       server-clock seconds when it was sent (estimated)
- * @property {number} lastMessageAt    server-clock seconds of the link's latest message
+ * @property {number | null} lastMessageAt  server-clock seconds of the link's latest message; null for a
+ *                                     link seen only as structure (a shared task), which never pulses
  * @property {number} messageCount
  * @property {boolean} inferred        guessed from agent types, not seen in the orchestrator's data
  * @property {number} pulseAt          page-clock ms of the latest message seen fresh, or -Infinity
@@ -93,7 +94,8 @@ export class SwarmModel {
   _upsertLink(link, sentAt, nowMs) {
     const key = linkKey(link.source, link.target);
     const known = this.links.get(key);
-    const fresh = known ? link.last_message_at > known.lastMessageAt : sentAt - link.last_message_at < FRESH_S;
+    const at = link.last_message_at ?? null;
+    const fresh = at !== null && (known ? known.lastMessageAt === null || at > known.lastMessageAt : sentAt - at < FRESH_S);
     const state = known ?? /** @type {LinkState} */ ({ pulseAt: -Infinity });
     state.source = link.source;
     state.target = link.target;
@@ -101,7 +103,7 @@ export class SwarmModel {
     state.targetNode = link.target_node;
     state.intensity = link.intensity;
     state.receivedAt = sentAt;
-    state.lastMessageAt = link.last_message_at;
+    state.lastMessageAt = at;
     state.messageCount = link.message_count;
     state.inferred = link.inferred === true;
     if (fresh) state.pulseAt = nowMs;
