@@ -47,6 +47,8 @@ __all__ = [
     "INTENSITY_BUCKETS",
     "MCP_ERROR_KINDS",
     "STAGES",
+    "STORE_DROP_KINDS",
+    "STORE_WRITE_KINDS",
     "TICK_BUCKETS",
     "CallbackGauge",
     "LatencyWindow",
@@ -64,6 +66,11 @@ MCP_ERROR_KINDS = ("connect", "timeout", "tool", "malformed")
 
 INGEST_REJECT_REASONS = ("auth", "too_large", "invalid", "conflict")
 """The only values of ``visionflow_ingest_rejected_total``'s ``reason`` label."""
+
+STORE_WRITE_KINDS = ("records", "positions", "kpi", "spool", "maintenance")
+"""What a store write wrote: the only values of ``visionflow_store_write_duration_seconds``' ``kind``."""
+STORE_DROP_KINDS = ("positions", "kpi", "refused")
+"""What the store dropped: position rows and KPI samples past the queue bound, records the database refused."""
 
 # A tick at 60 Hz lasts 16.7 ms; resolve well below it, and a few overruns above.
 TICK_BUCKETS = (
@@ -222,7 +229,7 @@ class Metrics:
             registry=r,
         )
         self.errors = Counter("visionflow_errors", "Errors by component.", ["component"], registry=r)
-        for component in ("pipeline", "physics", "source", "stream", "api"):
+        for component in ("pipeline", "physics", "source", "stream", "api", "store"):
             self.errors.labels(component)
         self.tick_overruns = Counter(
             "visionflow_tick_overruns", "Ticks that took longer than the tick period.", registry=r
@@ -275,6 +282,33 @@ class Metrics:
         for reason in INGEST_REJECT_REASONS:
             self.ingest_rejected.labels(reason)
         self._define_pipeline_metrics(r)
+        self._define_store_metrics(r)
+
+    def _define_store_metrics(self, r: CollectorRegistry) -> None:
+        """The store's writer: how much waits, how long writes take, what had to be dropped."""
+        self.store_queue_depth = CallbackGauge(
+            "visionflow_store_queue_depth",
+            "Waiting to be written: records and position rows in the queue, records in the spool file.",
+            ["kind"],
+            registry=r,
+        )
+        self.store_write_duration = Histogram(
+            "visionflow_store_write_duration_seconds",
+            "Time one store transaction took, by what it wrote.",
+            ["kind"],
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=r,
+        )
+        for kind in STORE_WRITE_KINDS:
+            self.store_write_duration.labels(kind)
+        self.store_dropped = Counter(
+            "visionflow_store_dropped",
+            "Position rows and KPI samples dropped because the database fell behind, and records it refused.",
+            ["kind"],
+            registry=r,
+        )
+        for kind in STORE_DROP_KINDS:
+            self.store_dropped.labels(kind)
 
     def _define_pipeline_metrics(self, r: CollectorRegistry) -> None:
         """The dashboards' per-stage, protocol and stream series (see the operations manual)."""

@@ -17,6 +17,7 @@ from visionflow.physics import Backend, PhysicsEngine, SimParams
 from visionflow.protocol.binary import DeltaEncoder
 from visionflow.server.instrumentation import instrument
 from visionflow.server.news import SwarmNews
+from visionflow.server.persistence import Persistence, SampledSink
 from visionflow.server.pipeline import Pipeline
 from visionflow.server.settings import Settings
 from visionflow.sources import AgentSource, MCPSource, MCPTarget, PushIngest, PushSource, SimulatedSource, load_profile
@@ -117,13 +118,15 @@ class Runtime:
             self.metrics,
             news.snapshot,
         )
+        self.persistence = Persistence(settings, self.state, self.engine, self.ingest, self.metrics,
+                                       source_name=self.source.name, clients=lambda: self.hub.client_count)  # fmt: skip
         self.pipeline = Pipeline(
             self.state,
             self.source,
             self.engine,
             self.metrics,
             news=news,
-            hub=self.hub,
+            hub=SampledSink(self.hub, self.persistence.after_tick),
             tick_hz=settings.tick_hz,
             delta=DeltaEncoder(threshold=settings.delta_threshold, full_every=settings.full_frame_every),
             physics_thread_threshold=settings.physics_thread_threshold,
@@ -143,12 +146,15 @@ class Runtime:
             log_event(log, "WARN", "physics_fallback", category="system",
                       requested=self.physics.requested, backend=self.physics.backend.value,
                       reason=self.physics.fallback_reason)  # fmt: skip
+        await self.persistence.open()  # the restored swarm first: sources then add to it
         await self.source.start(self.state, time.time())
         self.pipeline.run_swarm(time.time())
+        self.persistence.place_restored()
         self.pipeline.forget_pending_changes()
         self._warm_up_kernels()
         await self.hub.start()
         self._loop_task = asyncio.create_task(self.pipeline.run(self._stop), name="visionflow-pipeline")
+        self.persistence.start()
         log_event(log, "INFO", "pipeline_started", category="system", agents=len(self.state),
                   backend=self.physics.backend.value, tick_hz=self.settings.tick_hz)  # fmt: skip
 
@@ -182,6 +188,7 @@ class Runtime:
             await self._loop_task
         await self.hub.stop()
         await self.source.stop()
+        await self.persistence.close()
         log_event(log, "INFO", "pipeline_stopped", category="system", ticks=self.pipeline.seq)
 
     @property
@@ -219,7 +226,7 @@ class Runtime:
         }
         stream = {"status": "ok" if self.hub.bound_port else "error", "clients": self.hub.client_count,
                   "port": self.hub.bound_port, "path": self.settings.ws_path}  # fmt: skip
-        components = {"physics": physics, "source": source, "store": {"status": "disabled"}, "stream": stream}
+        components = {"physics": physics, "source": source, "store": self.persistence.health(), "stream": stream}
         if not ticking or physics["status"] == "error" or stream["status"] == "error":
             status = "unhealthy"
         elif any(c["status"] not in ("ok", "disabled") for c in components.values()):

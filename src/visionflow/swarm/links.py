@@ -123,6 +123,18 @@ class LinkTable:
             self._inferred[row] = False
         return False
 
+    def restore(self, link: Link, source_node: int, target_node: int) -> None:
+        """Put back a link as it was saved (``intensity`` as at its last message), replacing any live one."""
+        key = link_key(link.source, link.target)
+        if key in self._row:
+            self.remove(key)
+        self.record_message(link.source, link.target, source_node, target_node, link.last_message_at,
+                            inferred=link.inferred)  # fmt: skip
+        row = self._row[key]
+        self._intensity[row] = link.intensity
+        self._count[row] = link.message_count
+        self._bytes[row] = link.bytes
+
     def _decayed(self, row: int, now: float) -> float:
         age = max(0.0, now - float(self._last_at[row]))
         return float(self._intensity[row]) * math.exp(-age / self.decay_tau_s)
@@ -200,6 +212,16 @@ class LinkTable:
             last_message_at=float(self._last_at[row]),
             inferred=bool(self._inferred[row]),
         )
+
+    def saved(self, key: LinkKey) -> Link | None:
+        """The link as it is stored: its intensity as at its last message, before decay (what ``restore`` takes)."""
+        row = self._row.get(key)
+        return None if row is None else self._link(row, float(self._last_at[row]))
+
+    def heard_since(self, t: float) -> list[LinkKey]:
+        """Keys of the links whose last message is at or after ``t`` (one vectorised pass)."""
+        rows = np.flatnonzero(self._last_at[: self._n] >= t)
+        return [link_key(self._source[int(r)], self._target[int(r)]) for r in rows]
 
     def links(self, now: float) -> list[Link]:
         return [self._link(row, now) for row in range(self._n)]

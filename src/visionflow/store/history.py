@@ -1,0 +1,168 @@
+"""History reads: agents' positions and statuses over a window, and the swarm at one moment.
+
+A window is downsampled to ``step`` (the last row of each agent in each step) and paged by
+agents: a page holds as many agents as fit in ``max_points`` points at that step. Which agents
+were in the swarm at a moment is read from the status history (their newest row at or before
+it is not ``removed``), their positions from each one's newest row at or before it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from visionflow.store.repos import agents, links, positions
+from visionflow.store.repos.agents import REMOVED
+from visionflow.store.repos.positions import Positions
+from visionflow.store.schema import AgentRow, AgentStatusRow
+
+__all__ = ["Frame", "FrameAgent", "HistoryLimits", "frame_at", "window_page"]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryLimits:
+    max_window_s: float = 86_400.0
+    """Longest window one history request may cover."""
+    max_points: int = 250_000
+    """Points (agents x steps) one page may hold."""
+    max_agents: int = 1000
+    """Agent ids one request may name."""
+    max_frame_agents: int = 20_000
+    """Agents one frame page may hold."""
+
+
+async def _agent_rows(conn: AsyncConnection, start: float, end: float, ids: list[str] | None) -> list[Any]:
+    """Agents that may have been in the swarm during [start, end] (or those named), by key."""
+    a = AgentRow.__table__.c
+    query = select(a.key, a.id, a.node_id, a.name, a.type).order_by(a.key)
+    if ids is not None:
+        query = query.where(a.id.in_(ids))
+    else:
+        query = query.where(a.first_seen <= end, or_(a.active, a.last_seen >= start))
+    return list((await conn.execute(query)).all())
+
+
+def _downsample(rows: Positions, start: float, step: float) -> Positions:
+    """The last row of each agent in each step (rows come sorted by agent, then time)."""
+    if not len(rows):
+        return rows
+    bucket = np.floor((rows.t - start) / step).astype(np.int64)
+    group = rows.agent_key * (int(bucket.max()) + 2) + bucket
+    last = np.flatnonzero(np.diff(group, append=group[-1] + 1) != 0)
+    return rows.take(last)
+
+
+async def window_page(
+    conn: AsyncConnection,
+    *,
+    start: float,
+    end: float,
+    step: float,
+    agent_ids: list[str] | None,
+    offset: int,
+    limits: HistoryLimits,
+) -> dict[str, Any]:
+    """One page of ``GET /api/bots/history`` (the caller has checked the window against ``limits``)."""
+    steps = max(1, math.ceil((end - start) / step))
+    per_page = max(1, limits.max_points // steps)
+    candidates = await _agent_rows(conn, start, end, agent_ids)
+    page = candidates[offset : offset + per_page]
+    keys = [row.key for row in page]
+    rows = _downsample(await positions.window(conn, keys, start, end), start, step)
+    h = AgentStatusRow.__table__.c
+    status_rows = (await conn.execute(
+        select(h.agent_key, h.at, h.status).where(h.agent_key.in_(keys), h.at > start, h.at <= end)
+        .order_by(h.agent_key, h.at, h.id)
+    )).all() if keys else []  # fmt: skip
+    initial = await agents.statuses_at(conn, start, keys) if keys else {}
+    changes: dict[int, list[dict[str, Any]]] = {}
+    for key, at, status in status_rows:
+        changes.setdefault(key, []).append({"at": at, "status": status})
+    bounds = np.searchsorted(rows.agent_key, np.array(keys, dtype=np.int64), side="left")
+    ends = np.searchsorted(rows.agent_key, np.array(keys, dtype=np.int64), side="right")
+    out = []
+    for row, lo, hi in zip(page, bounds.tolist(), ends.tolist(), strict=True):
+        statuses = ([{"at": start, "status": initial[row.key]}] if row.key in initial else []) + changes.get(
+            row.key, []
+        )
+        if lo == hi and not statuses:
+            continue
+        out.append({
+            "id": row.id, "name": row.name, "type": row.type,
+            "node_id": rows.node_id[hi - 1] if hi > lo else row.node_id,
+            "t": rows.t[lo:hi], "x": rows.xyz[lo:hi, 0], "y": rows.xyz[lo:hi, 1], "z": rows.xyz[lo:hi, 2],
+            "vx": rows.vxyz[lo:hi, 0], "vy": rows.vxyz[lo:hi, 1], "vz": rows.vxyz[lo:hi, 2],
+            "status": statuses,
+        })  # fmt: skip
+    following = offset + per_page
+    return {
+        "from": start,
+        "to": end,
+        "step": step,
+        "offset": offset,
+        "next_offset": following if following < len(candidates) else None,
+        "agents_total": len(candidates),
+        "points": len(rows),
+        "agents": out,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class FrameAgent:
+    key: int
+    id: str
+    node_id: int
+    name: str
+    type: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """The swarm at ``at``: agents present, their newest positions, and the links between them."""
+
+    at: float
+    agents: list[FrameAgent]
+    positions: Positions
+    links: list[dict[str, Any]]
+    total_agents: int
+    offset: int
+    next_offset: int | None
+
+    def node_ids(self) -> dict[int, int]:
+        """Agent key -> the node id it had at ``at`` (from its position row, else its current one)."""
+        known = {a.key: a.node_id for a in self.agents}
+        known.update(zip(self.positions.agent_key.tolist(), self.positions.node_id.tolist(), strict=True))
+        return known
+
+
+async def frame_at(
+    conn: AsyncConnection,
+    at: float,
+    *,
+    offset: int = 0,
+    limit: int,
+    lookback_s: float,
+    link_decay_s: float,
+    link_min_intensity: float,
+) -> Frame:
+    """The swarm as it was at ``at``; positions are each agent's newest no older than ``lookback_s``."""
+    candidates = await _agent_rows(conn, at, at, None)
+    status = await agents.statuses_at(conn, at, [row.key for row in candidates]) if candidates else {}
+    present = [row for row in candidates if status.get(row.key, REMOVED) != REMOVED]
+    page = present[offset : offset + limit]
+    found = await positions.latest(conn, [row.key for row in page], at, since=at - lookback_s)
+    members = [FrameAgent(row.key, row.id, row.node_id, row.name, row.type, status[row.key]) for row in page]
+    ids = {a.id for a in members}
+    kept = []
+    for link in await links.among(conn, ids, until=at):
+        last = link["last_message_at"]
+        if last > at or link["intensity"] * math.exp(-(at - last) / link_decay_s) >= link_min_intensity:
+            kept.append(link)
+    following = offset + limit
+    return Frame(at, members, found, kept, len(present), offset, following if following < len(present) else None)

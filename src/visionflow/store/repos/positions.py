@@ -1,0 +1,141 @@
+"""Agent positions: written in bulk (COPY on PostgreSQL), read back as NumPy columns.
+
+Reads return ``Positions``, one array per column, because the callers (history pages, frames,
+replay) turn them into JSON arrays or 28-byte records whole; a Python object per row would
+cost more than the query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from visionflow.store.repos._sql import is_postgres
+
+__all__ = ["COLUMNS", "Positions", "between", "latest", "save", "window"]
+
+COLUMNS = ("agent_key", "node_id", "t", "x", "y", "z", "vx", "vy", "vz")
+_INSERT_SQLITE = f"INSERT INTO agent_positions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+
+
+@dataclass(frozen=True, slots=True)
+class Positions:
+    """Rows of ``agent_positions`` as columns."""
+
+    agent_key: npt.NDArray[np.int64]
+    node_id: npt.NDArray[np.uint32]
+    t: npt.NDArray[np.float64]
+    xyz: npt.NDArray[np.float32]
+    """(N, 3) positions."""
+    vxyz: npt.NDArray[np.float32]
+    """(N, 3) velocities."""
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Sequence[Any]]) -> Positions:
+        if not rows:
+            empty3 = np.empty((0, 3), dtype=np.float32)
+            return cls(np.empty(0, np.int64), np.empty(0, np.uint32), np.empty(0, np.float64), empty3, empty3.copy())
+        data = np.array(rows, dtype=np.float64)
+        return cls(
+            data[:, 0].astype(np.int64),
+            data[:, 1].astype(np.uint32),
+            np.ascontiguousarray(data[:, 2]),
+            np.ascontiguousarray(data[:, 3:6], dtype=np.float32),
+            np.ascontiguousarray(data[:, 6:9], dtype=np.float32),
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[Positions]) -> Positions:
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return cls.from_rows([])
+        return cls(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in ("agent_key", "node_id", "t", "xyz", "vxyz"))
+        )
+
+    def take(self, index: npt.NDArray[Any]) -> Positions:
+        return Positions(self.agent_key[index], self.node_id[index], self.t[index], self.xyz[index], self.vxyz[index])
+
+
+async def save(conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
+    """Append rows of ``COLUMNS``: COPY on PostgreSQL (in the connection's transaction), executemany on SQLite."""
+    if not rows:
+        return
+    if is_postgres(conn):
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        await driver.copy_records_to_table("agent_positions", records=rows, columns=COLUMNS)
+    else:
+        await conn.exec_driver_sql(_INSERT_SQLITE, rows)
+
+
+async def _fetch(conn: AsyncConnection, sql: str, **params: Any) -> Positions:
+    statement = text(sql)
+    for name, value in params.items():
+        if isinstance(value, list | tuple):
+            statement = statement.bindparams(bindparam(name, expanding=True))
+    result = await conn.execute(statement, params)
+    return Positions.from_rows(result.all())
+
+
+_SELECT = f"SELECT {', '.join('p.' + c for c in COLUMNS)} FROM agent_positions p"
+
+
+async def latest(conn: AsyncConnection, agent_keys: Sequence[int], at: float, *, since: float) -> Positions:
+    """Each agent's newest row at or before ``at`` and no older than ``since`` (one index seek per agent)."""
+    parts = []
+    for first in range(0, len(agent_keys), _KEYS_PER_QUERY):
+        chunk = agent_keys[first : first + _KEYS_PER_QUERY]
+        parts.append(await _fetch(
+            conn,
+            f"""{_SELECT} JOIN (
+                    SELECT k.agent_key, (SELECT max(q.t) FROM agent_positions q
+                                         WHERE q.agent_key = k.agent_key AND q.t <= :at AND q.t >= :since) AS t
+                    FROM ({_keys_table(conn, len(chunk))}) k
+                ) m ON p.agent_key = m.agent_key AND p.t = m.t""",
+            at=at,
+            since=since,
+            **{f"k{i}": int(k) for i, k in enumerate(chunk)},
+        ))  # fmt: skip
+    return Positions.concat(parts)
+
+
+_KEYS_PER_QUERY = 5000
+"""Bound parameters per statement stay under both databases' limits (SQLite's is 32,766)."""
+
+
+def _keys_table(conn: AsyncConnection, n: int) -> str:
+    """A one-column table ``agent_key`` of ``n`` bound keys ``:k0..``, in either dialect."""
+    values = ", ".join(f"(:k{i})" for i in range(n))
+    if is_postgres(conn):
+        return f"SELECT CAST(v.agent_key AS BIGINT) AS agent_key FROM (VALUES {values}) AS v(agent_key)"
+    return f"SELECT column1 AS agent_key FROM (VALUES {values})"
+
+
+async def window(conn: AsyncConnection, agent_keys: Sequence[int], start: float, end: float) -> Positions:
+    """Rows of these agents with ``start <= t <= end``, by agent then time."""
+    if not agent_keys:
+        return Positions.from_rows([])
+    return await _fetch(
+        conn,
+        f"{_SELECT} WHERE p.agent_key IN :keys AND p.t >= :start AND p.t <= :end ORDER BY p.agent_key, p.t",
+        keys=list(agent_keys),
+        start=start,
+        end=end,
+    )
+
+
+async def between(conn: AsyncConnection, after: float, until: float, limit: int) -> Positions:
+    """Rows with ``after < t <= until``, by time, at most ``limit`` (replay reads history in such pages)."""
+    return await _fetch(conn, f"{_SELECT} WHERE p.t > :after AND p.t <= :until ORDER BY p.t LIMIT :limit",
+                        after=after, until=until, limit=limit)  # fmt: skip
