@@ -19,6 +19,7 @@ from visionflow.server.instrumentation import instrument
 from visionflow.server.news import SwarmNews
 from visionflow.server.persistence import Persistence, SampledSink
 from visionflow.server.pipeline import Pipeline
+from visionflow.server.replay import HistoryReplay
 from visionflow.server.settings import Settings
 from visionflow.sources import AgentSource, MCPSource, MCPTarget, PushIngest, PushSource, SimulatedSource, load_profile
 from visionflow.stream import HubSettings, StreamHub
@@ -114,9 +115,18 @@ class Runtime:
                 max_buffer_bytes=settings.max_buffer_bytes,
                 stall_timeout_s=settings.stall_timeout_s,
                 compression=settings.compression,
+                max_replays=settings.max_replays,
             ),
             self.metrics,
             news.snapshot,
+            replay=None
+            if not settings.store
+            else HistoryReplay(
+                lambda: self.persistence.store,
+                lookback_s=settings.positions_retention_days * 86_400.0,
+                link_decay_s=self.state.links.decay_tau_s,
+                link_min_intensity=self.state.links.min_intensity,
+            ),
         )
         self.persistence = Persistence(settings, self.state, self.engine, self.ingest, self.metrics,
                                        source_name=self.source.name, clients=lambda: self.hub.client_count)  # fmt: skip

@@ -21,7 +21,7 @@ from visionflow.store.repos.agents import REMOVED
 from visionflow.store.repos.positions import Positions
 from visionflow.store.schema import AgentRow, AgentStatusRow
 
-__all__ = ["Frame", "FrameAgent", "HistoryLimits", "frame_at", "window_page"]
+__all__ = ["Frame", "FrameAgent", "HistoryLimits", "ReplayPage", "frame_at", "replay_page", "window_page"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,3 +166,39 @@ async def frame_at(
             kept.append(link)
     following = offset + limit
     return Frame(at, members, found, kept, len(present), offset, following if following < len(present) else None)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayPage:
+    """The next stretch of history after some moment: position rows by time, and status changes."""
+
+    positions: Positions
+    statuses: list[tuple[float, int, str]]
+    """(at, agent key, status), by time; ``removed`` marks a departure."""
+    agents: dict[int, FrameAgent]
+    """The agents the status changes name (their current name, type and node id)."""
+    end: float
+    """Everything up to here is in this page; the next page starts after it."""
+
+
+async def replay_page(conn: AsyncConnection, after: float, until: float, limit: int) -> ReplayPage:
+    """History in ``(after, until]``: at most about ``limit`` rows, never splitting one sample."""
+    rows = await positions.between(conn, after, until, limit)
+    end = until
+    if len(rows) >= limit:  # more may follow: end the page at its last whole sample
+        last = float(rows.t[-1])
+        earlier = np.flatnonzero(rows.t < last)
+        rows = rows.take(earlier) if len(earlier) else await positions.at_time(conn, last)
+        end = float(rows.t[-1])
+    h = AgentStatusRow.__table__.c
+    found = (await conn.execute(
+        select(h.at, h.agent_key, h.status).where(h.at > after, h.at <= end).order_by(h.at, h.id)
+    )).all()  # fmt: skip
+    statuses = [(float(at), int(key), str(status)) for at, key, status in found]
+    named = sorted({key for _, key, _ in statuses})
+    a = AgentRow.__table__.c
+    agent_rows = (await conn.execute(
+        select(a.key, a.id, a.node_id, a.name, a.type, a.status).where(a.key.in_(named))
+    )).all() if named else []  # fmt: skip
+    members = {row.key: FrameAgent(row.key, row.id, row.node_id, row.name, row.type, row.status) for row in agent_rows}
+    return ReplayPage(rows, statuses, members, end)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from visionflow.store.repos._sql import is_postgres
 
-__all__ = ["COLUMNS", "Positions", "between", "latest", "save", "window"]
+__all__ = ["COLUMNS", "Positions", "at_time", "between", "latest", "save", "window"]
 
 COLUMNS = ("agent_key", "node_id", "t", "x", "y", "z", "vx", "vy", "vz")
 _INSERT_SQLITE = f"INSERT INTO agent_positions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -139,3 +139,8 @@ async def between(conn: AsyncConnection, after: float, until: float, limit: int)
     """Rows with ``after < t <= until``, by time, at most ``limit`` (replay reads history in such pages)."""
     return await _fetch(conn, f"{_SELECT} WHERE p.t > :after AND p.t <= :until ORDER BY p.t LIMIT :limit",
                         after=after, until=until, limit=limit)  # fmt: skip
+
+
+async def at_time(conn: AsyncConnection, t: float) -> Positions:
+    """Every row recorded at exactly ``t`` (one sample)."""
+    return await _fetch(conn, f"{_SELECT} WHERE p.t = :t", t=t)
