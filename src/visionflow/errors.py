@@ -17,6 +17,7 @@
     │   │   ├── ControlFailedError          the tool failed, or answered with a failure
     │   │   └── ControlTimeoutError         the tool gave no answer in time
     │   └── IngestConflictError         a pushed batch names an agent another source owns
+    ├── StoreError                      the store's database could not be opened, migrated or read
     ├── BatchRejectedError              the server refused a batch the reporter sent; resending cannot help
     └── StreamClosedError               a WebSocket client went away; carries the close code
 
@@ -49,6 +50,7 @@ __all__ = [
     "MalformedResultError",
     "PhysicsError",
     "SourceError",
+    "StoreError",
     "StreamClosedError",
     "SwarmError",
     "SwarmFullError",
@@ -156,6 +158,15 @@ class IngestConflictError(SourceError):
         super().__init__(message)
         self.loc = loc
         self.message = message
+
+
+# ------------------------------------------------------------------ store
+class StoreError(VisionFlowError):
+    """The store's database could not be opened, migrated or read; the message names it and the cause.
+
+    Raised at start (the server needs its database then); later outages are not errors but a
+    degraded store that spools what it cannot write.
+    """
 
 
 # ----------------------------------------------------------------- client

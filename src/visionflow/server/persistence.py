@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from visionflow.errors import StoreError
 from visionflow.observability.logging import log_event
 from visionflow.observability.metrics import Metrics
 from visionflow.physics import PhysicsEngine, SimParams
@@ -48,6 +49,7 @@ from visionflow.store import (
     StatusChanged,
     Store,
     StoreConfig,
+    describe,
 )
 from visionflow.stream import TickMessages
 from visionflow.swarm import (
@@ -144,11 +146,18 @@ class Persistence:
         if not self.settings.store:
             return
         store = Store(StoreConfig.from_settings(self.settings), self.metrics, clock=self._clock)
-        await store.open()
-        self.store = store
+        try:
+            await store.open()
+        except Exception as exc:
+            raise StoreError(f"cannot open the store at {store.db.display_url}: {describe(exc)}") from exc
         links = self.state.links
-        restored = await store.restore(alerts_kept=self.settings.alerts_kept, link_decay_s=links.decay_tau_s,
-                                       link_min_intensity=links.min_intensity)  # fmt: skip
+        try:
+            restored = await store.restore(alerts_kept=self.settings.alerts_kept, link_decay_s=links.decay_tau_s,
+                                           link_min_intensity=links.min_intensity)  # fmt: skip
+        except Exception as exc:
+            await store.close()
+            raise StoreError(f"cannot read the swarm back from {store.db.display_url}: {describe(exc)}") from exc
+        self.store = store
         self.restored = restored
         self._apply(restored)
         self._unsubscribe = self.state.subscribe(self._on_event)

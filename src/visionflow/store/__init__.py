@@ -23,7 +23,7 @@ from visionflow.store.repos.agents import REMOVED
 from visionflow.store.repos.positions import Positions
 from visionflow.store.restore import RESTORED_SOURCES, Restored
 from visionflow.store.service import Store, StoreConfig, StoreSettings, open_store
-from visionflow.store.writer import StoreWriter, WriterConfig
+from visionflow.store.writer import StoreWriter, WriterConfig, describe
 
 __all__ = [
     "HISTORY",
@@ -54,6 +54,7 @@ __all__ = [
     "TableSpec",
     "WriterConfig",
     "connect",
+    "describe",
     "frame_at",
     "open_store",
     "resolve_url",

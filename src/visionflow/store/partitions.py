@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from visionflow.store.repos._sql import is_postgres
 
-__all__ = ["DAY_S", "Retention", "day_of", "partition_name"]
+__all__ = ["DAY_S", "DELETE_BATCH", "Retention", "day_of", "partition_name"]
 
 DAY_S = 86_400.0
 _NAME = re.compile(r"^agent_positions_p(\d{8})$")
@@ -100,7 +100,11 @@ class Retention:
         return await self.ensure(conn, (today + i * DAY_S for i in range(self.ahead_days + 1)))
 
     async def expire(self, conn: AsyncConnection) -> tuple[list[str], int]:
-        """Remove positions past retention: (partitions dropped, rows deleted on SQLite)."""
+        """Remove positions past retention: (partitions dropped, rows deleted).
+
+        On SQLite one batch of at most ``DELETE_BATCH`` rows is deleted per call, so each runs in
+        a short transaction of its own: call again while it deletes a whole batch.
+        """
         cutoff = self.cutoff
         if is_postgres(conn):
             dropped = []
@@ -110,17 +114,12 @@ class Retention:
                     self._known.discard(day)
                     dropped.append(name)
             return dropped, 0
-        deleted = 0
-        while True:
-            result = await conn.execute(
-                text("DELETE FROM agent_positions WHERE rowid IN "
-                     "(SELECT rowid FROM agent_positions WHERE t < :cutoff LIMIT :batch)"),
-                {"cutoff": cutoff, "batch": DELETE_BATCH},
-            )  # fmt: skip
-            deleted += int(getattr(result, "rowcount", 0) or 0)
-            if (getattr(result, "rowcount", 0) or 0) < DELETE_BATCH:
-                return [], deleted
-            await conn.commit()
+        result = await conn.execute(
+            text("DELETE FROM agent_positions WHERE rowid IN "
+                 "(SELECT rowid FROM agent_positions WHERE t < :cutoff LIMIT :batch)"),
+            {"cutoff": cutoff, "batch": DELETE_BATCH},
+        )  # fmt: skip
+        return [], int(getattr(result, "rowcount", 0) or 0)
 
     def forget(self) -> None:
         """Ask the database again which partitions exist (after someone else may have dropped some)."""

@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from visionflow.observability.logging import RateLimitedLog, log_event
 from visionflow.observability.metrics import Metrics
+from visionflow.store import partitions
 from visionflow.store.database import Database
 from visionflow.store.partitions import Retention
 from visionflow.store.records import (
@@ -59,7 +60,7 @@ from visionflow.store.repos import agents, alerts, kpi, links, params, positions
 from visionflow.store.spool import Spool
 from visionflow.swarm import ID_MASK
 
-__all__ = ["StoreWriter", "WriterConfig", "write_records"]
+__all__ = ["StoreWriter", "WriterConfig", "describe", "write_records"]
 
 log = logging.getLogger("visionflow.store")
 
@@ -313,7 +314,7 @@ class StoreWriter:
     async def _write_one_by_one(self, batch: list[Durable], first: Exception) -> None:
         """Find the records the database refuses; write the rest, spooling them if it goes away meanwhile."""
         log_event(log, "WARN", "store_batch_refused", category="system", records=len(batch),
-                  error=_describe(first))  # fmt: skip
+                  error=describe(first))  # fmt: skip
         for i, record in enumerate(batch):
             try:
                 await self._timed("records", lambda conn, r=record: write_records(conn, [r]))  # type: ignore[misc]
@@ -321,7 +322,7 @@ class StoreWriter:
                 self.refused += 1
                 self.metrics.store_dropped.labels("refused").inc()
                 log_event(log, "ERROR", "store_record_refused", category="system", kind=record.kind,
-                          error=_describe(exc))  # fmt: skip
+                          error=describe(exc))  # fmt: skip
             except Exception as exc:
                 self._failed(exc)
                 self.spool.append(batch[i:])
@@ -359,7 +360,10 @@ class StoreWriter:
             rows, commit = self._position_rows(samples)
             try:
                 if rows:
-                    await self._timed("positions", lambda conn: self._save_positions(conn, rows))
+                    # Partitions in a transaction of their own: committed before anything is written into them.
+                    days = {rows[0][2], rows[-1][2]}
+                    await self._timed("maintenance", lambda conn: self.retention.ensure(conn, days))
+                    await self._timed("positions", lambda conn: positions.save(conn, rows))
                 commit()
                 self._succeeded()
             except Exception as exc:
@@ -383,10 +387,6 @@ class StoreWriter:
             with inbox.lock:
                 for _ in kpis:
                     inbox.kpi.popleft()
-
-    async def _save_positions(self, conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
-        await self.retention.ensure(conn, {rows[0][2], rows[-1][2]})
-        await positions.save(conn, rows)
 
     def _position_rows(self, samples: list[PositionSample]) -> tuple[list[tuple[Any, ...]], Callable[[], None]]:
         """Rows for the nodes that moved in each sample, and the function that records them as written."""
@@ -424,9 +424,13 @@ class StoreWriter:
         try:
             created = await self._timed("maintenance", self.retention.create_ahead)
             dropped, deleted = await self._timed("maintenance", self.retention.expire)
+            batch = deleted
+            while batch >= partitions.DELETE_BATCH:  # SQLite: a batch at a time, the lock let go in between
+                _, batch = await self._timed("maintenance", self.retention.expire)
+                deleted += batch
         except Exception as exc:
             self._failed(exc)
-            return {"error": _describe(exc)}
+            return {"error": describe(exc)}
         if created or dropped or deleted:
             log_event(log, "INFO", "store_retention", category="system", partitions_created=created,
                       partitions_dropped=dropped, rows_deleted=deleted)  # fmt: skip
@@ -445,7 +449,7 @@ class StoreWriter:
 
     def _failed(self, exc: BaseException) -> None:
         now = self._clock()
-        self.error = _describe(exc)
+        self.error = describe(exc)
         if self.available:
             self.down_since = now
             log_event(log, "ERROR", "store_unavailable", category="system", error=self.error)
@@ -490,7 +494,7 @@ def _rows(sample: PositionSample, chosen: npt.NDArray[np.bool_]) -> Iterable[tup
     return [(k, n, t, p[0], p[1], p[2], v[0], v[1], v[2]) for k, n, p, v in zip(keys, nodes, xyz, vxyz, strict=True)]
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     """One line naming the error, without the SQL or parameters SQLAlchemy appends."""
     orig = getattr(exc, "orig", None)
     inner = orig if orig is not None else exc
