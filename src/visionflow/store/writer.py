@@ -368,6 +368,7 @@ class StoreWriter:
                 self._succeeded()
             except Exception as exc:
                 self._failed(exc)
+                self.retention.forget()  # a partition may have been dropped behind our back: ask again next time
                 with inbox.lock:  # back at the front, then trimmed to the bound as usual
                     inbox.samples.extendleft(reversed(samples))
                     inbox.sample_rows += rows_taken

@@ -95,31 +95,27 @@ async def latest(conn: AsyncConnection, agent_keys: Sequence[int], at: float, *,
     """Each agent's newest row at or before ``at`` and no older than ``since`` (one index seek per agent)."""
     parts = []
     for first in range(0, len(agent_keys), _KEYS_PER_QUERY):
-        chunk = agent_keys[first : first + _KEYS_PER_QUERY]
-        parts.append(await _fetch(
-            conn,
-            f"""{_SELECT} JOIN (
-                    SELECT k.agent_key, (SELECT max(q.t) FROM agent_positions q
-                                         WHERE q.agent_key = k.agent_key AND q.t <= :at AND q.t >= :since) AS t
-                    FROM ({_keys_table(conn, len(chunk))}) k
-                ) m ON p.agent_key = m.agent_key AND p.t = m.t""",
-            at=at,
-            since=since,
-            **{f"k{i}": int(k) for i, k in enumerate(chunk)},
-        ))  # fmt: skip
+        chunk = [int(k) for k in agent_keys[first : first + _KEYS_PER_QUERY]]
+        bound: dict[str, Any]
+        if is_postgres(conn):
+            keys_table, bound = "SELECT unnest(CAST(:keys AS BIGINT[])) AS agent_key", {"keys": chunk}
+        else:
+            keys_table = (
+                "SELECT column1 AS agent_key FROM (VALUES " + ", ".join(f"(:k{i})" for i in range(len(chunk))) + ")"
+            )
+            bound = {f"k{i}": k for i, k in enumerate(chunk)}
+        sql = f"""{_SELECT} JOIN (
+                SELECT k.agent_key, (SELECT max(q.t) FROM agent_positions q
+                                     WHERE q.agent_key = k.agent_key AND q.t <= :at AND q.t >= :since) AS t
+                FROM ({keys_table}) k
+            ) m ON p.agent_key = m.agent_key AND p.t = m.t"""
+        result = await conn.execute(text(sql), {"at": at, "since": since, **bound})
+        parts.append(Positions.from_rows(result.all()))
     return Positions.concat(parts)
 
 
 _KEYS_PER_QUERY = 5000
 """Bound parameters per statement stay under both databases' limits (SQLite's is 32,766)."""
-
-
-def _keys_table(conn: AsyncConnection, n: int) -> str:
-    """A one-column table ``agent_key`` of ``n`` bound keys ``:k0..``, in either dialect."""
-    values = ", ".join(f"(:k{i})" for i in range(n))
-    if is_postgres(conn):
-        return f"SELECT CAST(v.agent_key AS BIGINT) AS agent_key FROM (VALUES {values}) AS v(agent_key)"
-    return f"SELECT column1 AS agent_key FROM (VALUES {values})"
 
 
 async def window(conn: AsyncConnection, agent_keys: Sequence[int], start: float, end: float) -> Positions:
