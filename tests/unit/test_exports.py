@@ -12,6 +12,7 @@ PACKAGES = [
     "visionflow.physics",
     "visionflow.protocol",
     "visionflow.stream",
+    "visionflow.store",
     "visionflow.server",
     "visionflow.observability",
     "visionflow.ops",
