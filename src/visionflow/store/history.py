@@ -83,6 +83,9 @@ async def window_page(
     changes: dict[int, list[dict[str, Any]]] = {}
     for key, at, status in status_rows:
         changes.setdefault(key, []).append({"at": at, "status": status})
+    columns = {"x": rows.xyz[:, 0], "y": rows.xyz[:, 1], "z": rows.xyz[:, 2],
+               "vx": rows.vxyz[:, 0], "vy": rows.vxyz[:, 1], "vz": rows.vxyz[:, 2]}  # fmt: skip
+    columns = {name: np.ascontiguousarray(values) for name, values in columns.items()}  # slices of these stay so
     bounds = np.searchsorted(rows.agent_key, np.array(keys, dtype=np.int64), side="left")
     ends = np.searchsorted(rows.agent_key, np.array(keys, dtype=np.int64), side="right")
     out = []
@@ -94,9 +97,8 @@ async def window_page(
             continue
         out.append({
             "id": row.id, "name": row.name, "type": row.type,
-            "node_id": rows.node_id[hi - 1] if hi > lo else row.node_id,
-            "t": rows.t[lo:hi], "x": rows.xyz[lo:hi, 0], "y": rows.xyz[lo:hi, 1], "z": rows.xyz[lo:hi, 2],
-            "vx": rows.vxyz[lo:hi, 0], "vy": rows.vxyz[lo:hi, 1], "vz": rows.vxyz[lo:hi, 2],
+            "node_id": int(rows.node_id[hi - 1]) if hi > lo else row.node_id,
+            "t": rows.t[lo:hi], **{name: values[lo:hi] for name, values in columns.items()},
             "status": statuses,
         })  # fmt: skip
     following = offset + per_page

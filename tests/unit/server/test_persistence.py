@@ -106,6 +106,17 @@ def test_history_requests_over_the_limits_are_422s_naming_the_limit(tmp_path: Pa
             assert (await api.get("/api/bots/history/frame")).status_code == 422  # ``at`` is required
             ok = await api.get(f"/api/bots/history?from={now - 60}&to={now + 1}")
             assert ok.status_code == 200 and ok.json()["agents"] == []
+            assert (await api.post("/api/bots/update", json=BATCH)).status_code == 200
+            await asyncio.sleep(0.6)  # a dozen samples at 20 Hz
+            answer = await api.get(f"/api/bots/history?from={now - 1}&to={time.time()}&step=0.1&agents=w1,w2")
+            page = answer.json()
+            assert answer.status_code == 200 and [a["id"] for a in page["agents"]] == ["w1", "w2"]
+            first = page["agents"][0]
+            assert len(first["t"]) == len(first["x"]) == len(first["vz"]) > 2 and first["t"] == sorted(first["t"])
+            assert first["status"] == [{"at": first["status"][0]["at"], "status": "busy"}]
+            frame = (await api.get(f"/api/bots/history/frame?at={time.time()}")).json()
+            assert frame["total_agents"] == 20 and all(a["position"] is not None for a in frame["agents"])
+            assert len(frame["links"]) == 20
         finally:
             await runtime.stop()
             await api.aclose()
