@@ -24,6 +24,10 @@ from visionflow.store.schema import AgentRow, AgentStatusRow
 __all__ = ["Frame", "FrameAgent", "HistoryLimits", "ReplayPage", "frame_at", "replay_page", "window_page"]
 
 
+PAGE_AGENTS = 5000
+"""Agents one history page holds at most, however few steps each has (a bound on the query's key list)."""
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryLimits:
     max_window_s: float = 86_400.0
@@ -51,7 +55,8 @@ def _downsample(rows: Positions, start: float, step: float) -> Positions:
     """The last row of each agent in each step (rows come sorted by agent, then time)."""
     if not len(rows):
         return rows
-    bucket = np.floor((rows.t - start) / step).astype(np.int64)
+    # A millionth of a step of slack: ``(start + k * step) - start`` can come out a hair under ``k * step``.
+    bucket = np.floor((rows.t - start) / step + 1e-6).astype(np.int64)
     group = rows.agent_key * (int(bucket.max()) + 2) + bucket
     last = np.flatnonzero(np.diff(group, append=group[-1] + 1) != 0)
     return rows.take(last)
@@ -69,7 +74,7 @@ async def window_page(
 ) -> dict[str, Any]:
     """One page of ``GET /api/bots/history`` (the caller has checked the window against ``limits``)."""
     steps = max(1, math.ceil((end - start) / step))
-    per_page = max(1, limits.max_points // steps)
+    per_page = max(1, min(limits.max_points // steps, PAGE_AGENTS))
     candidates = await _agent_rows(conn, start, end, agent_ids)
     page = candidates[offset : offset + per_page]
     keys = [row.key for row in page]

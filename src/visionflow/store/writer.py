@@ -85,6 +85,8 @@ class WriterConfig:
     retry_max_s: float = 5.0
     maintenance_every_s: float = 3600.0
     """How often partitions are created ahead and positions past retention removed."""
+    linger_s: float = 0.25
+    """Records nobody waits for (no barrier behind them) are held this long, so that many share a commit."""
 
 
 async def write_records(conn: AsyncConnection, records: Sequence[Durable]) -> None:
@@ -121,10 +123,21 @@ class _Inbox:
         self.dropped_kpi = 0
         self.wake: Callable[[], None] | None = None
         self.wake_pending = False
+        self.urgent = False
+        """A barrier is waiting: write now rather than linger."""
 
-    def _notify(self) -> None:
-        """Wake the writer once per batch of appends (a wake-up costs a write to the loop's self-pipe)."""
-        if not self.wake_pending and self.wake is not None:
+    def _notify(self, urgent: bool = False) -> None:
+        """Wake the writer once per batch of appends (a wake-up costs a write to the loop's self-pipe).
+
+        A lingering writer is woken again when something urgent (a barrier) arrives.
+        """
+        if self.wake is None:
+            return
+        if urgent and not self.urgent:
+            self.urgent = True
+            self.wake_pending = True
+            self.wake()
+        elif not self.wake_pending:
             self.wake_pending = True
             self.wake()
 
@@ -186,7 +199,7 @@ class StoreWriter:
                 future.set_result(None)
                 return future
             inbox.items.append(_Barrier(future))
-            inbox._notify()
+            inbox._notify(urgent=True)
         return future
 
     _writing = False
@@ -228,12 +241,12 @@ class StoreWriter:
         self._event = event = asyncio.Event()
         self._inbox.wake = lambda: _wake(loop, event)
         while True:
-            waiter = asyncio.ensure_future(event.wait())
-            stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiter, stopper}, timeout=1.0, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
-            event.clear()
+            await self._wait(event, stop, 1.0)
+            if not stop.is_set() and not self._inbox.urgent and self.config.linger_s > 0:
+                with self._inbox.lock:
+                    self._inbox.wake_pending = False  # let a barrier wake us early
+                await self._wait(event, stop, self.config.linger_s, urgent_only=True)
+                event.clear()
             if stop.is_set():
                 break
             await self.cycle()
@@ -241,10 +254,31 @@ class StoreWriter:
         await self.cycle()  # the last records: written, or spooled when the database is away
         self._fail_barriers_left()
 
+    async def _wait(self, event: asyncio.Event, stop: asyncio.Event, for_s: float, urgent_only: bool = False) -> None:
+        """Until woken (with ``urgent_only``: until a barrier arrives), stopped, or ``for_s`` seconds pass."""
+        deadline = time.monotonic() + for_s
+        while not stop.is_set():
+            if urgent_only and self._inbox.urgent:
+                return
+            if not urgent_only and event.is_set():
+                event.clear()
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if urgent_only:
+                event.clear()  # ordinary wake-ups wait out the linger
+            waiter = asyncio.ensure_future(event.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter, stopper}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopper.cancel()
+
     async def cycle(self) -> None:
         """One round: replay the spool, write waiting records, then samples, then maintenance."""
         with self._inbox.lock:
             self._inbox.wake_pending = False
+            self._inbox.urgent = False
         self._count_drops()
         if self.spool and self._may_try():
             await self._replay_spool()

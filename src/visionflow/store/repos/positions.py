@@ -44,7 +44,8 @@ class Positions:
         if not rows:
             empty3 = np.empty((0, 3), dtype=np.float32)
             return cls(np.empty(0, np.int64), np.empty(0, np.uint32), np.empty(0, np.float64), empty3, empty3.copy())
-        data = np.array(rows, dtype=np.float64)
+        # Plain tuples: NumPy reads a list of SQLAlchemy rows an element at a time, twenty times slower.
+        data = np.array([tuple(r) for r in rows], dtype=np.float64)
         return cls(
             data[:, 0].astype(np.int64),
             data[:, 1].astype(np.uint32),
@@ -118,23 +119,39 @@ _KEYS_PER_QUERY = 5000
 """Bound parameters per statement stay under both databases' limits (SQLite's is 32,766)."""
 
 
+async def _driver_rows(conn: AsyncConnection, where: str, args: list[Any]) -> Positions:
+    """Rows straight from the driver, for the bulk reads (a SQLAlchemy row per record costs as much as the query).
+
+    ``where`` uses ``{}`` for each argument; it becomes ``?`` on SQLite and ``$n`` on PostgreSQL.
+    """
+    driver: Any = (await conn.get_raw_connection()).driver_connection
+    if is_postgres(conn):
+        sql = f"{_SELECT} {where.format(*(f'${i + 1}' for i in range(len(args))))}"
+        return Positions.from_rows(await driver.fetch(sql, *args))
+    sql = f"{_SELECT} {where.format(*('?' * len(args)))}"
+    return Positions.from_rows(list(await driver.execute_fetchall(sql, args)))
+
+
 async def window(conn: AsyncConnection, agent_keys: Sequence[int], start: float, end: float) -> Positions:
     """Rows of these agents with ``start <= t <= end``, by agent then time."""
     if not agent_keys:
         return Positions.from_rows([])
-    return await _fetch(
-        conn,
-        f"{_SELECT} WHERE p.agent_key IN :keys AND p.t >= :start AND p.t <= :end ORDER BY p.agent_key, p.t",
-        keys=list(agent_keys),
-        start=start,
-        end=end,
-    )
+    keys = [int(k) for k in agent_keys]
+    # Newest first within an agent, the order of the (agent_key, t DESC) index: no sort in the database.
+    order = "ORDER BY p.agent_key, p.t DESC"
+    if is_postgres(conn):
+        where = f"WHERE p.agent_key = ANY({{}}::bigint[]) AND p.t >= {{}} AND p.t <= {{}} {order}"
+        rows = await _driver_rows(conn, where, [keys, start, end])
+    else:
+        marks = ", ".join("{}" for _ in keys)
+        where = f"WHERE p.agent_key IN ({marks}) AND p.t >= {{}} AND p.t <= {{}} {order}"
+        rows = await _driver_rows(conn, where, [*keys, start, end])
+    return rows.take(np.lexsort((rows.t, rows.agent_key)))
 
 
 async def between(conn: AsyncConnection, after: float, until: float, limit: int) -> Positions:
     """Rows with ``after < t <= until``, by time, at most ``limit`` (replay reads history in such pages)."""
-    return await _fetch(conn, f"{_SELECT} WHERE p.t > :after AND p.t <= :until ORDER BY p.t LIMIT :limit",
-                        after=after, until=until, limit=limit)  # fmt: skip
+    return await _driver_rows(conn, "WHERE p.t > {} AND p.t <= {} ORDER BY p.t LIMIT {}", [after, until, limit])
 
 
 async def at_time(conn: AsyncConnection, t: float) -> Positions:
