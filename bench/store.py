@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import statistics
 import sys
 import tempfile
@@ -166,6 +167,7 @@ def fresh(kind: str) -> Iterator[str | None]:
 
 
 def main() -> None:
+    logging.getLogger("visionflow").setLevel(logging.ERROR)  # slow-tick lines would bury the figures
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", default="200,10000")
     parser.add_argument("--seconds", type=float, default=8.0)

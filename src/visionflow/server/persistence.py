@@ -353,7 +353,10 @@ class Persistence:
         while True:
             await asyncio.sleep(1.0)
             now = self._monotonic()
-            self._flush_links()
+            keys = self._heard()
+            for first in range(0, len(keys), CHUNK):
+                self._submit_links(keys[first : first + CHUNK])
+                await asyncio.sleep(0)
             if now >= next_agents:
                 next_agents = now + AGENT_FLUSH_S
                 dirty = list(self._dirty)
@@ -378,13 +381,19 @@ class Persistence:
         if records:
             self.store.submit(records)
 
-    def _flush_links(self) -> None:
-        if self.store is None:
-            return
+    def _heard(self) -> list[LinkKey]:
+        """Links with a message since the last call."""
         since, self._links_since = self._links_since, self._clock()
-        records = self._links(self.state.links.heard_since(since))
-        if records:
+        return self.state.links.heard_since(since)
+
+    def _submit_links(self, keys: Iterable[LinkKey]) -> None:
+        records = self._links(keys)
+        if records and self.store is not None:
             self.store.submit(records)
+
+    def _flush_links(self) -> None:
+        if self.store is not None:
+            self._submit_links(self._heard())
 
     def _links(self, keys: Iterable[LinkKey]) -> list[Durable]:
         table = self.state.links
