@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from visionflow import __version__
-from visionflow.errors import ConfigError
+from visionflow.errors import ConfigError, StoreError
 
 __all__ = ["app"]
 
@@ -60,6 +60,8 @@ _FLAG_OF = {
     "mcp_timeout_s": "--mcp-timeout",
     "mcp_env": "--mcp-env",
     "mcp_cwd": "--mcp-cwd",
+    "data_dir": "--data-dir",
+    "database_url": "--database-url",
 }
 
 
@@ -78,6 +80,14 @@ def _version(value: bool) -> None:
     if value:
         typer.echo(f"visionflow {__version__}")
         raise typer.Exit()
+
+
+_DataDir = Annotated[
+    Path | None, typer.Option(help="Where the SQLite database and the store's spool live (default ./data).")
+]
+_DatabaseUrl = Annotated[
+    str | None, typer.Option(help="A PostgreSQL URL to keep the store in instead of SQLite.", show_default=False)
+]
 
 
 @app.callback()
@@ -120,6 +130,11 @@ def serve(
         typer.Option(help="KEY=VALUE for the spawned orchestrator's environment (repeatable); it also gets ours."),
     ] = None,
     mcp_cwd: Annotated[Path | None, typer.Option(help="Working directory of the spawned orchestrator.")] = None,
+    data_dir: _DataDir = None,
+    database_url: _DatabaseUrl = None,
+    store: Annotated[
+        bool | None, typer.Option("--store/--no-store", help="Keep history and restore the swarm on start.")
+    ] = None,
 ) -> None:
     """Run the server: simulated swarm, CPU physics, HTTP API and binary stream."""
     from visionflow.observability.logging import configure
@@ -145,6 +160,9 @@ def serve(
         "mcp_poll_max_s": mcp_poll_max,
         "mcp_timeout_s": mcp_timeout,
         "mcp_cwd": mcp_cwd,
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "store": store,
     }
     try:
         if mcp_env:
@@ -163,6 +181,10 @@ def serve(
     except ConfigError as exc:  # raised while building the source (an MCP target or profile)
         typer.echo(f"error: {_FLAG_OF.get(exc.field, exc.field)}: {exc.message}", err=True)
         raise typer.Exit(2) from None
+    except StoreError as exc:
+        flag = "--database-url" if settings.database_url else "--data-dir"
+        typer.echo(f"error: {flag}: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 logs_app = typer.Typer(help="Query the JSON log files: the operations manual's log queries.", no_args_is_help=True)
@@ -246,6 +268,71 @@ def logs_disconnects(
 
     _log_query("disconnects", file, since, as_json,
                lambda path, s: disconnects(path, s, include_normal=include_normal))  # fmt: skip
+
+
+db_app = typer.Typer(help="The store's database: schema migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _db_settings(data_dir: Path | None, database_url: str | None, config: Path | None) -> Any:
+    from visionflow.server.settings import load_settings
+
+    try:
+        return load_settings({"data_dir": data_dir, "database_url": database_url}, config)
+    except ConfigError as exc:
+        typer.echo(f"error: {_FLAG_OF.get(exc.field, exc.field)}: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _on_database(settings: Any, work: Callable[[Any], Any]) -> Any:
+    """Run ``work(database)`` against the configured database; a failure to reach it exits 1, naming it."""
+    from visionflow.store import connect
+
+    try:
+        db = connect(settings)
+    except ConfigError as exc:
+        typer.echo(f"error: {_FLAG_OF.get(exc.field, exc.field)}: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+
+    async def go() -> Any:
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(go())
+    except Exception as exc:
+        typer.echo(f"error: {db.display_url}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                   err=True)  # fmt: skip
+        raise typer.Exit(1) from None
+
+
+_Config = Annotated[Path | None, typer.Option(help="YAML file of settings.", envvar="VISIONFLOW_CONFIG")]
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: _DataDir = None, database_url: _DatabaseUrl = None, config: _Config = None) -> None:
+    """Apply every schema migration this version ships (the server also does this on start)."""
+    from visionflow.store import migrate
+
+    settings = _db_settings(data_dir, database_url, config)
+    revision = _on_database(settings, migrate.upgrade)
+    typer.echo(f"database at revision {revision} (newest shipped: {migrate.head()})")
+
+
+@db_app.command("current")
+def db_current(data_dir: _DataDir = None, database_url: _DatabaseUrl = None, config: _Config = None) -> None:
+    """Print the database's schema revision and whether it is the newest; exit 1 when it is behind."""
+    from visionflow.store import migrate
+
+    settings = _db_settings(data_dir, database_url, config)
+    revision = _on_database(settings, migrate.current)
+    head = migrate.head()
+    state = "up to date" if revision == head else "behind: run visionflow db upgrade"
+    typer.echo(f"{revision or 'none (empty database)'} (newest shipped: {head}; {state})")
+    if revision != head:
+        raise typer.Exit(1)
 
 
 bench_app = typer.Typer(help="Benchmarks of the hot paths, with peers run side by side.", no_args_is_help=True)

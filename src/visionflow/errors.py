@@ -20,6 +20,7 @@
     │   └── TelemetryPayloadError       an OTLP export request cannot be read (malformed)
     │       ├── PayloadTooLargeError        over the byte limit, as sent or once decompressed
     │       └── UnsupportedPayloadError     a content type or encoding the receiver does not read
+    ├── StoreError                      the store's database could not be opened, migrated or read
     ├── BatchRejectedError              the server refused a batch the reporter sent; resending cannot help
     └── StreamClosedError               a WebSocket client went away; carries the close code
 
@@ -53,6 +54,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PhysicsError",
     "SourceError",
+    "StoreError",
     "StreamClosedError",
     "SwarmError",
     "SwarmFullError",
@@ -178,6 +180,15 @@ class PayloadTooLargeError(TelemetryPayloadError):
 
 class UnsupportedPayloadError(TelemetryPayloadError):
     """An OTLP request in a content type or content encoding the receiver does not read."""
+
+
+# ------------------------------------------------------------------ store
+class StoreError(VisionFlowError):
+    """The store's database could not be opened, migrated or read; the message names it and the cause.
+
+    Raised at start (the server needs its database then); later outages are not errors but a
+    degraded store that spools what it cannot write.
+    """
 
 
 # ----------------------------------------------------------------- client

@@ -53,12 +53,17 @@ def start_server(
     timeout: float = 90,
     ports: tuple[int, int] | None = None,
 ) -> LiveServer:
-    """Start ``visionflow serve`` on free ports (or on ``ports``: http, ws, to restart in place)."""
+    """Start ``visionflow serve`` on free ports (or on ``ports``: http, ws, to restart in place).
+
+    Its store lives in a ``data`` folder beside ``log`` unless ``env`` names another
+    (``VISIONFLOW_DATA_DIR``), so every server starts empty and a restart finds what it left.
+    """
     http_port, ws_port = ports or (free_port(), free_port())
+    env = {"VISIONFLOW_DATA_DIR": str(log.parent / "data"), **(env or {})}
     command = [sys.executable, "-m", "visionflow.cli", "serve", "--http-port", str(http_port),
                "--ws-port", str(ws_port), *args]  # fmt: skip
     with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env})
     server = LiveServer(f"http://127.0.0.1:{http_port}", f"ws://127.0.0.1:{ws_port}/ws", process, log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

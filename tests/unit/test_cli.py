@@ -67,3 +67,25 @@ def test_environment_and_directory_do_not_go_with_a_url(tmp_path: Path) -> None:
     args = ["serve", "--source", "mcp", "--mcp-url", "http://127.0.0.1:1/mcp", "--mcp-cwd", str(tmp_path)]
     result = runner.invoke(app, [*args, "--http-port", "0", "--ws-port", "0"])
     assert result.exit_code == 2 and "--mcp-cwd" in result.output and "--mcp-command" in result.output
+
+
+def test_db_current_says_behind_until_db_upgrade_migrates(tmp_path: Path) -> None:
+    behind = runner.invoke(app, ["db", "current", "--data-dir", str(tmp_path)])
+    assert behind.exit_code == 1 and "behind: run visionflow db upgrade" in behind.output
+    upgraded = runner.invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path)])
+    assert upgraded.exit_code == 0 and "database at revision 0001" in upgraded.output
+    current = runner.invoke(app, ["db", "current", "--data-dir", str(tmp_path)])
+    assert current.exit_code == 0 and current.output.startswith("0001") and "up to date" in current.output
+
+
+def test_db_commands_name_a_bad_or_unreachable_database() -> None:
+    bad = runner.invoke(app, ["db", "current", "--database-url", "mysql://somewhere/x"])
+    assert bad.exit_code == 2 and "--database-url" in bad.output
+    away = runner.invoke(app, ["db", "current", "--database-url", "postgresql://nobody@127.0.0.1:1/none"])
+    assert away.exit_code == 1 and "127.0.0.1:1" in away.output and "Connect" in away.output
+
+
+def test_serve_names_a_database_it_cannot_open(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["serve", "--database-url", "postgresql://nobody@127.0.0.1:1/none", "--ws-port", "0",
+                                 "--http-port", "0", "--physics", "cpu"])  # fmt: skip
+    assert result.exit_code == 1 and "--database-url: cannot open the store" in result.output

@@ -14,6 +14,7 @@ PACKAGES = [
     "visionflow.physics.cuda",
     "visionflow.protocol",
     "visionflow.stream",
+    "visionflow.store",
     "visionflow.server",
     "visionflow.observability",
     "visionflow.ops",

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-ORDER = ["sources", "physics", "protocol", "stream", "server", "top"]
+ORDER = ["sources", "physics", "protocol", "stream", "store", "server", "top"]
 """The stages left to right (``swarm/``, the live model between sources and physics, is in the base), then
 the commands on top. A layer may import its own, those to its left, and the base."""
 BASE = "base"
@@ -41,6 +41,7 @@ LAYER_OF = {
     "visionflow.physics": "physics",
     "visionflow.protocol": "protocol",
     "visionflow.stream": "stream",
+    "visionflow.store": "store",  # history the server feeds and the operator commands read
     # The alert playbook, its HTTP and limit helpers and the log queries it collects recent errors with are
     # operator modules the server runs on Alertmanager's webhook, so they sit in the server's layer; every other
     # ops module is a command on top.
@@ -57,8 +58,10 @@ LAYER_OF = {
 
 
 def layer_of(module: str) -> str:
+    if module == "visionflow":
+        return LAYER_OF[module]
     parts = module.split(".")
-    for end in range(len(parts), 0, -1):
+    for end in range(len(parts), 1, -1):  # the root's entry names the root alone, so a new package needs its own
         prefix = ".".join(parts[:end])
         if prefix in LAYER_OF:
             return LAYER_OF[prefix]

@@ -49,6 +49,8 @@ __all__ = [
     "OTLP_REJECT_REASONS",
     "OTLP_SPAN_KINDS",
     "STAGES",
+    "STORE_DROP_KINDS",
+    "STORE_WRITE_KINDS",
     "TICK_BUCKETS",
     "CallbackGauge",
     "LatencyWindow",
@@ -72,6 +74,11 @@ OTLP_SPAN_KINDS = ("agent", "tool", "llm", "handoff", "other", "invalid")
 
 OTLP_REJECT_REASONS = ("auth", "too_large", "malformed", "unsupported", "disabled")
 """The only values of ``visionflow_otlp_rejected_total``'s ``reason`` label."""
+
+STORE_WRITE_KINDS = ("records", "positions", "kpi", "spool", "maintenance")
+"""What a store write wrote: the only values of ``visionflow_store_write_duration_seconds``' ``kind``."""
+STORE_DROP_KINDS = ("positions", "kpi", "refused")
+"""What the store dropped: position rows and KPI samples past the queue bound, records the database refused."""
 
 # A tick at 60 Hz lasts 16.7 ms; resolve well below it, and a few overruns above.
 TICK_BUCKETS = (
@@ -230,7 +237,7 @@ class Metrics:
             registry=r,
         )
         self.errors = Counter("visionflow_errors", "Errors by component.", ["component"], registry=r)
-        for component in ("pipeline", "physics", "source", "stream", "api"):
+        for component in ("pipeline", "physics", "source", "stream", "api", "store"):
             self.errors.labels(component)
         self.tick_overruns = Counter(
             "visionflow_tick_overruns", "Ticks that took longer than the tick period.", registry=r
@@ -299,6 +306,33 @@ class Metrics:
             "visionflow_otlp_agents", "Agents in the live swarm that came from OpenTelemetry traces.", registry=r
         )
         self._define_pipeline_metrics(r)
+        self._define_store_metrics(r)
+
+    def _define_store_metrics(self, r: CollectorRegistry) -> None:
+        """The store's writer: how much waits, how long writes take, what had to be dropped."""
+        self.store_queue_depth = CallbackGauge(
+            "visionflow_store_queue_depth",
+            "Waiting to be written: records and position rows in the queue, records in the spool file.",
+            ["kind"],
+            registry=r,
+        )
+        self.store_write_duration = Histogram(
+            "visionflow_store_write_duration_seconds",
+            "Time one store transaction took, by what it wrote.",
+            ["kind"],
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=r,
+        )
+        for kind in STORE_WRITE_KINDS:
+            self.store_write_duration.labels(kind)
+        self.store_dropped = Counter(
+            "visionflow_store_dropped",
+            "Position rows and KPI samples dropped because the database fell behind, and records it refused.",
+            ["kind"],
+            registry=r,
+        )
+        for kind in STORE_DROP_KINDS:
+            self.store_dropped.labels(kind)
 
     def _define_pipeline_metrics(self, r: CollectorRegistry) -> None:
         """The dashboards' per-stage, protocol and stream series (see the operations manual)."""

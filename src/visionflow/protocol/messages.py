@@ -7,11 +7,18 @@ Server to client:
     {"type": "frame", "seq": S, "full": F, "records": N}  precedes the binary frame of tick S: every full
                                                           frame, and every frame for subscribed clients
     {"type": "pong", "seq": S, "t": T}                    answer to a client ping
+    {"type": "replay", "state": "started"|"ended"|"stopped"|"failed", ...}
+                                                          a replay began, or is over (live frames follow)
+    {"type": "frame", "seq": S, "full": F, "records": N, "t": T}
+                                                          while replaying: the frame recorded at time T
     {"type": "error", "error": "...", "detail": "..."}
 
 Client to server:
     {"type": "ping", "seq": S, "t": T}     the server echoes it and, given ``seq``, records latency
     {"type": "subscribe", "frame_markers": true}   a frame marker before every binary frame
+    {"type": "replay", "from": T0, "speed": S}     recorded history from T0 (Unix seconds) at S times real
+                                                   time (default 1): a snapshot, then the stored frames
+    {"type": "live"}                               stop replaying: a fresh snapshot, then live frames
 """
 
 from __future__ import annotations
@@ -39,8 +46,11 @@ def dumps(message: Mapping[str, Any]) -> str:
     return orjson.dumps(message).decode()
 
 
-def frame_marker(seq: int, records: int, *, full: bool) -> str:
-    return dumps({"type": "frame", "seq": seq, "full": full, "records": records})
+def frame_marker(seq: int, records: int, *, full: bool, at: float | None = None) -> str:
+    """The marker before a binary frame; ``at`` is the recorded time of a replayed one."""
+    if at is None:
+        return dumps({"type": "frame", "seq": seq, "full": full, "records": records})
+    return dumps({"type": "frame", "seq": seq, "full": full, "records": records, "t": at})
 
 
 def error(code: str, detail: str) -> str:

@@ -13,7 +13,7 @@ import itertools
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +53,20 @@ class AlertDesk:
         self._bytes = 0
         self._ids = itertools.count(1)
         self._running: dict[str, _Run] = {}
+        self.on_record: Callable[[dict[str, Any]], None] | None = None
+        """Told of every record when it is kept and again when its playbook finishes (the store saves them)."""
+
+    def restore(self, records: Sequence[Mapping[str, Any]], next_id: int) -> None:
+        """Take back records saved before a restart (oldest first); new alerts are numbered from ``next_id``."""
+        for record in records:
+            kept = dict(record)
+            if kept.get("playbook") in ("pending", "running"):
+                kept["playbook"] = "interrupted"  # the process that ran it is gone
+            self._alerts.append(kept)
+            self._sizes[kept["id"]] = size = _size(kept)
+            self._bytes += size
+        self._evict()
+        self._ids = itertools.count(max(next_id, 1))
 
     def receive(self, receiver: str, alerts: Sequence[Mapping[str, Any]]) -> list[int]:
         """Record ``alerts`` and start their playbooks; returns the ids given to them."""
@@ -115,6 +129,8 @@ class AlertDesk:
         self._sizes[record["id"]] = size = _size(record)
         self._bytes += size
         self._evict()
+        if self.on_record is not None:
+            self.on_record(record)
 
     def _finish(self, record: dict[str, Any]) -> None:
         """Alerts from now on start a new run (in the same step that shows this one as finished)."""
@@ -129,6 +145,8 @@ class AlertDesk:
             self._sizes[record["id"]] = size = _size(record)
             self._bytes += size - old
             self._evict()
+        if self.on_record is not None:
+            self.on_record(record)
 
     def _evict(self) -> None:
         """Forget the oldest until both caps hold; the newest record always stays."""

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from visionflow import __version__
 from visionflow.errors import ConfigError
-from visionflow.server.routes import alerts, bots, control, health, ingest, metrics, otlp, physics, web
+from visionflow.server.routes import alerts, bots, control, health, history, ingest, metrics, otlp, physics, web
 from visionflow.server.runtime import Runtime
 
 __all__ = ["create_app"]
@@ -30,6 +30,6 @@ def create_app(runtime: Runtime) -> FastAPI:
         body = {"detail": [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]}
         return JSONResponse(status_code=422, content=body)
 
-    for module in (health, bots, metrics, ingest, otlp, control, alerts, physics, web):
+    for module in (health, bots, history, metrics, ingest, otlp, control, alerts, physics, web):
         app.include_router(module.router(runtime))
     return app

@@ -18,7 +18,9 @@ from visionflow.physics import PhysicsEngine, SimParams, resolve_physics, warm_u
 from visionflow.protocol.binary import DeltaEncoder
 from visionflow.server.instrumentation import instrument
 from visionflow.server.news import SwarmNews
+from visionflow.server.persistence import Persistence, SampledSink
 from visionflow.server.pipeline import Pipeline
+from visionflow.server.replay import HistoryReplay
 from visionflow.server.settings import Settings
 from visionflow.sources import (
     AgentSource,
@@ -95,17 +97,28 @@ class Runtime:
                 max_buffer_bytes=settings.max_buffer_bytes,
                 stall_timeout_s=settings.stall_timeout_s,
                 compression=settings.compression,
+                max_replays=settings.max_replays,
             ),
             self.metrics,
             news.snapshot,
+            replay=None
+            if not settings.store
+            else HistoryReplay(
+                lambda: self.persistence.store,
+                lookback_s=settings.positions_retention_days * 86_400.0,
+                link_decay_s=self.state.links.decay_tau_s,
+                link_min_intensity=self.state.links.min_intensity,
+            ),
         )
+        self.persistence = Persistence(settings, self.state, self.engine, self.ingest, self.metrics,
+                                       source_name=self.source.name, clients=lambda: self.hub.client_count)  # fmt: skip
         self.pipeline = Pipeline(
             self.state,
             self.source,
             self.engine,
             self.metrics,
             news=news,
-            hub=self.hub,
+            hub=SampledSink(self.hub, self.persistence.after_tick),
             tick_hz=settings.tick_hz,
             delta=DeltaEncoder(threshold=settings.delta_threshold, full_every=settings.full_frame_every),
             physics_thread_threshold=settings.physics_thread_threshold,
@@ -127,12 +140,15 @@ class Runtime:
             log_event(log, "WARN", "physics_fallback", category="system",
                       requested=self.physics.requested, backend=self.physics.backend.value,
                       reason=self.physics.fallback_reason)  # fmt: skip
+        await self.persistence.open()  # the restored swarm first: sources then add to it
         await self.source.start(self.state, time.time())
         self.pipeline.run_swarm(time.time())
+        self.persistence.place_restored()
         self.pipeline.forget_pending_changes()
         warm_up(self.physics.backend, self.engine.params)
         await self.hub.start()
         self._loop_task = asyncio.create_task(self.pipeline.run(self._stop), name="visionflow-pipeline")
+        self.persistence.start()
         if self.settings.otlp and not isinstance(self.source, OtlpSource):
             self._otlp_sweeps = asyncio.create_task(self._sweep_otlp(), name="visionflow-otlp-sweeps")
         log_event(log, "INFO", "pipeline_started", category="system", agents=len(self.state),
@@ -165,6 +181,7 @@ class Runtime:
             await self._otlp_sweeps
         await self.hub.stop()
         await self.source.stop()
+        await self.persistence.close()
         log_event(log, "INFO", "pipeline_stopped", category="system", ticks=self.pipeline.seq)
 
     @property
@@ -205,7 +222,7 @@ class Runtime:
             source["otlp"] = self.otlp.status()
         stream = {"status": "ok" if self.hub.bound_port else "error", "clients": self.hub.client_count,
                   "port": self.hub.bound_port, "path": self.settings.ws_path}  # fmt: skip
-        components = {"physics": physics, "source": source, "store": {"status": "disabled"}, "stream": stream}
+        components = {"physics": physics, "source": source, "store": self.persistence.health(), "stream": stream}
         if not ticking or physics["status"] == "error" or stream["status"] == "error":
             status = "unhealthy"
         elif any(c["status"] not in ("ok", "disabled") for c in components.values()):

@@ -134,6 +134,29 @@ class Settings(BaseSettings):
     alerts_kept: int = Field(1000, ge=1, le=1_000_000)
     alert_store_max_bytes: int = Field(16 << 20, ge=64 << 10, le=1 << 30)
     """Received alerts are forgotten, oldest first, beyond ``alerts_kept`` or this many bytes of JSON."""
+    store: bool = True
+    """Keep history and restore the swarm on start (SQLite in ``data_dir``, or ``database_url``)."""
+    data_dir: Path = Path("data")
+    """Where the SQLite database and the store's spool live."""
+    database_url: str | None = None
+    """A PostgreSQL URL (``postgresql://user@host:5432/db``) to use instead of SQLite."""
+    store_timeout_s: float = Field(5.0, gt=0, le=300)
+    """A database connect, lock wait or write that takes longer counts as failed (its records are spooled)."""
+    store_queue_rows: int = Field(500_000, ge=1000, le=100_000_000)
+    """Position rows held while the database is away or slow; the oldest are dropped beyond it."""
+    history_hz: float = Field(1.0, gt=0, le=60)
+    """Position samples a second (only nodes that moved more than ``delta_threshold`` are written)."""
+    history_keyframe_s: float = Field(3600.0, ge=1, le=86_400)
+    """Every node's position is written at least this often, moved or not."""
+    positions_retention_days: float = Field(7.0, gt=0, le=3650)
+    history_max_window_s: float = Field(86_400.0, gt=0)
+    """Longest window ``GET /api/bots/history`` covers in one request."""
+    history_max_points: int = Field(250_000, ge=100, le=10_000_000)
+    """Points (agents x steps) one history page holds."""
+    history_max_agents: int = Field(1000, ge=1, le=100_000)
+    """Agent ids one history request may name."""
+    max_replays: int = Field(8, ge=0, le=1000)
+    """Stream clients replaying history at once."""
 
     @field_validator("ws_path")
     @classmethod
@@ -141,6 +164,13 @@ class Settings(BaseSettings):
         if not value.startswith("/"):
             raise ValueError("must start with '/'")
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_known(cls, value: str | None) -> str | None:
+        if value and value.split("://", 1)[0].split("+", 1)[0] not in ("postgresql", "postgres", "sqlite"):
+            raise ValueError("must be a postgresql:// or sqlite:// URL")
+        return value or None
 
     @field_validator("alert_health_urls")
     @classmethod

@@ -198,8 +198,12 @@ class PushIngest:
                 agent.metadata[ORCHESTRATOR_TYPE] = foreign
             if upsert.metadata:
                 agent.metadata.update(upsert.metadata)
-            state.add(agent)
-            self.owned.add(upsert.id)
+            self.owned.add(upsert.id)  # before it is added: whoever hears of the addition can ask who owns it
+            try:
+                state.add(agent)
+            except Exception:
+                self.owned.discard(upsert.id)
+                raise
             return
         if "name" in given and given["name"] is None:
             given["name"] = upsert.id

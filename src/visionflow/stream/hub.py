@@ -8,7 +8,13 @@ snapshot and full frame, and if it stays stalled past ``stall_timeout_s`` it is 
 
 Client lifecycle:  SYNCING --snapshot sent--> STREAMING --buffer full--> STALLED
                    STALLED --drained--> SYNCING;  any --closed/timeout--> CLOSED
+                   STREAMING --{"type":"replay"}--> REPLAYING --{"type":"live"} or history ends--> SYNCING
 (SYNCING --buffer full--> STALLED too: a client can fall behind before its snapshot goes out.)
+
+A replaying client gets no live ticks: a task of its own sends it recorded history (a
+snapshot, then the stored frames, paced by the speed it asked for) from the ``replay`` feed
+the server provides. That task waits for the client's socket rather than dropping frames,
+since it is the only one waiting; it reads history a page at a time, so memory stays bounded.
 
 Each arrow is a method of ``Client`` that checks where the client stands and raises on any
 other move: ``RuntimeError`` for a move the lifecycle does not have (a bug in the hub),
@@ -21,9 +27,10 @@ import asyncio
 import contextlib
 import enum
 import logging
+import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,6 +49,8 @@ __all__ = [
     "ClientState",
     "CloseCode",
     "HubSettings",
+    "ReplayFeed",
+    "ReplayItem",
     "Snapshot",
     "StreamHub",
     "TickMessages",
@@ -63,6 +72,7 @@ class ClientState(enum.Enum):
     SYNCING = "syncing"
     STREAMING = "streaming"
     STALLED = "stalled"
+    REPLAYING = "replaying"
     CLOSED = "closed"
 
 
@@ -88,6 +98,26 @@ class HubSettings:
     """Per-message deflate; off by default because every client's copy is compressed separately."""
     max_messages_per_s: float = 50.0
     """Messages a client may send per second (burst of the same size); a flooder is disconnected."""
+    max_replays: int = 8
+    """Clients replaying history at once; more are told to try again later."""
+    max_replay_speed: float = 1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayItem:
+    """One step of a replay: text messages, then a frame, due when history reaches ``at``."""
+
+    at: float
+    text: tuple[bytes, ...]
+    frame: bytes | None
+    records: int
+    full: bool
+
+
+class ReplayFeed(Protocol):
+    """Recorded history from ``start`` on, a step at a time (the server reads it from the store)."""
+
+    def __call__(self, start: float) -> AsyncIterator[ReplayItem]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +162,8 @@ class Client:
     allowance: float = 0.0
     """Token bucket for messages from the client, refilled at ``max_messages_per_s``."""
     allowance_at: float = 0.0
+    replay: asyncio.Task[None] | None = None
+    """The task sending this client history, while it replays."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def buffered(self) -> int:
@@ -159,9 +191,18 @@ class Client:
         self._move(ClientState.SYNCING, ClientState.STALLED)
         self.stalled_since = None
 
+    def start_replay(self) -> None:
+        """It asked for history: STREAMING (or SYNCING) -> REPLAYING, out of the live broadcast."""
+        self._move(ClientState.REPLAYING, ClientState.STREAMING, ClientState.SYNCING)
+
+    def back_to_live(self) -> None:
+        """Its replay ended or it asked for live: REPLAYING -> SYNCING, to be sent a fresh snapshot."""
+        self._move(ClientState.SYNCING, ClientState.REPLAYING)
+
     def close(self, code: int, reason: str | None = None) -> None:
         """Any open state -> CLOSED; ``reason`` is the server's when it closes the connection itself."""
-        self._move(ClientState.CLOSED, ClientState.SYNCING, ClientState.STREAMING, ClientState.STALLED)
+        self._move(ClientState.CLOSED, ClientState.SYNCING, ClientState.STREAMING, ClientState.STALLED,
+                   ClientState.REPLAYING)  # fmt: skip
         self.close_code = code
         self.close_reason = reason
 
@@ -184,6 +225,10 @@ def disconnect_reason(client: Client) -> str:
     return "abnormal_closure" if code is None else _CLOSE_REASONS.get(code, "other")
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 class StreamHub:
     """Fans the tick's messages out to every WebSocket client."""
 
@@ -195,9 +240,12 @@ class StreamHub:
         *,
         clock: Callable[[], float] = time.monotonic,
         send: Broadcast = broadcast,
+        replay: ReplayFeed | None = None,
     ) -> None:
-        """``snapshot`` builds what a joining or resyncing client starts from; ``send`` writes to sockets."""
+        """``snapshot`` builds what a joining or resyncing client starts from; ``send`` writes to sockets;
+        ``replay`` serves clients that ask for history (without it they are told it is unavailable)."""
         self.settings = settings
+        self.replay_feed = replay
         self.metrics = metrics
         self._snapshot = snapshot
         self._clock = clock
@@ -230,6 +278,8 @@ class StreamHub:
         if self._server is None:
             return
         for client in list(self._clients.values()):
+            if client.replay is not None:
+                client.replay.cancel()
             if client.state is not ClientState.CLOSED:
                 client.close(CloseCode.GOING_AWAY, "server_shutdown")
         self._server.close(close_connections=True)
@@ -276,6 +326,8 @@ class StreamHub:
         except (ConnectionClosed, StreamClosedError):
             pass  # the peer went away, or the server closed the client while its messages were read
         finally:
+            if client.replay is not None:
+                client.replay.cancel()
             if client.state is not ClientState.CLOSED:
                 client.close(connection.close_code or CloseCode.ABNORMAL)
             self._clients.pop(connection, None)
@@ -321,8 +373,101 @@ class StreamHub:
                 self._send_now(client, reply.encode())
                 return
             client.frame_markers = markers
+        elif message["type"] == "replay":
+            self._start_replay(client, message)
+        elif message["type"] == "live":
+            if client.replay is not None:
+                client.replay.cancel()
         else:
             self._send_now(client, messages.error("unknown_type", f"unknown message type {message['type']!r}").encode())
+
+    # ----------------------------------------------------------------- replay
+    @property
+    def replaying(self) -> int:
+        return sum(1 for c in self._clients.values() if c.replay is not None)
+
+    def _start_replay(self, client: Client, message: dict[str, Any]) -> None:
+        start: Any = message.get("from")
+        speed: Any = message.get("speed", 1.0)
+        fastest = self.settings.max_replay_speed
+        problem = None
+        if self.replay_feed is None:
+            problem = ("replay_unavailable", "this server keeps no history (store: false)")
+        elif not _is_number(start) or not math.isfinite(start):
+            problem = ("bad_message", "field 'from' must be a number of Unix seconds")
+        elif not _is_number(speed) or not 0 < speed <= fastest:
+            problem = ("bad_message", f"field 'speed' must be a number above 0, at most {fastest:g}")
+        elif client.replay is None and self.replaying >= self.settings.max_replays:
+            problem = ("replay_busy", f"{self.settings.max_replays} clients are replaying already (max_replays)")
+        elif client.state is ClientState.STALLED:
+            problem = ("replay_refused", "the connection is not keeping up")
+        if problem is not None:
+            self._send_now(client, messages.error(*problem).encode())
+            return
+        if client.replay is not None:
+            client.replay.cancel()  # a new start point: the old replay makes way, the client stays out of live
+        else:
+            client.start_replay()
+        client.replay = asyncio.get_running_loop().create_task(self._replay(client, float(start), float(speed)))
+
+    async def _replay(self, client: Client, start: float, speed: float) -> None:
+        """Send history from ``start`` at ``speed``, then put the client back on the live stream."""
+        assert self.replay_feed is not None
+        me = asyncio.current_task()
+        began = self._clock()
+        seq = 0
+        state = "ended"
+        try:
+            self._send_now(client, messages.dumps({"type": "replay", "state": "started", "from": start,
+                                                   "speed": speed}).encode())  # fmt: skip
+            async for item in self.replay_feed(start):
+                delay = began + (item.at - start) / speed - self._clock()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await self._wait_for_room(client)
+                seq += 1
+                conn = [client.connection]
+                for text in item.text:
+                    self._send(conn, text, text=True)
+                if item.frame is not None:
+                    marker = messages.frame_marker(seq, item.records, full=item.full, at=item.at).encode()
+                    self._send(conn, marker, text=True)
+                    self._send(conn, item.frame)
+                    client.frames_sent += 1
+                    self.metrics.frames_sent.inc()
+                    self.metrics.binary_bytes_transmitted.inc(len(item.frame))
+                self.metrics.network_sent.inc(sum(len(t) for t in item.text) + len(item.frame or b""))
+        except asyncio.CancelledError:
+            state = "stopped"
+            if client.replay is not me:
+                raise  # replaced by a newer replay, which owns the client now
+        except StreamClosedError:
+            return
+        except Exception as exc:  # the history could not be read: say so, and go back to live
+            state = "failed"
+            self.metrics.errors.labels("stream").inc()
+            log_event(log, "WARN", "replay_failed", category="system", remote=client.remote, error=repr(exc)[:300])
+        if client.replay is me:
+            client.replay = None
+        if client.state is ClientState.REPLAYING:
+            self._send_now(client, messages.dumps({"type": "replay", "state": state, "frames": seq}).encode())
+            client.back_to_live()  # the next tick sends it a fresh snapshot and full frame
+
+    async def _wait_for_room(self, client: Client) -> None:
+        """Wait while the client's socket holds more than the buffer limit; past the stall timeout, close it."""
+        since = None
+        while client.buffered() > self.settings.max_buffer_bytes:
+            client.ensure_open()
+            now = self._clock()
+            since = now if since is None else since
+            if now - since > self.settings.stall_timeout_s:
+                client.close(CloseCode.ABNORMAL, "stalled")
+                transport = client.connection.transport
+                if transport is not None:
+                    transport.abort()
+                raise StreamClosedError(CloseCode.ABNORMAL, "stalled")
+            await asyncio.sleep(0.02)
+        client.ensure_open()
 
     def _send_now(self, client: Client, text: bytes) -> None:
         """Answer one client now (pong, errors); dropped like a frame when it is not reading."""
@@ -359,7 +504,7 @@ class StreamHub:
         resync: list[Client] = []
         for client in list(self._clients.values()):
             state = client.state
-            if state is ClientState.CLOSED:
+            if state is ClientState.CLOSED or state is ClientState.REPLAYING:
                 continue
             if client.buffered() > self.settings.max_buffer_bytes:
                 self._drop(client, now)

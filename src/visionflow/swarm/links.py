@@ -184,20 +184,24 @@ class LinkTable:
         message_count: int,
         nbytes: int,
         last_message_at: float | None,
+        intensity: float | None = None,
+        inferred: bool = False,
     ) -> bool:
         """Know at least this much of a link: counts and the last message's time only grow.
 
-        The intensity becomes at least what one message at ``last_message_at`` would have
-        left by now. Restoring the same totals twice changes nothing. True when it created the link.
+        The intensity becomes at least what ``intensity`` at ``last_message_at`` (by default one
+        message's worth, ``gain``) would have decayed to by now. Restoring the same totals twice
+        changes nothing. True when it created the link.
         """
-        row, created = self._row_for(sender, receiver, sender_node, receiver_node, False)
+        row, created = self._row_for(sender, receiver, sender_node, receiver_node, inferred)
         self._count[row] = max(int(self._count[row]), message_count)
         self._bytes[row] = max(int(self._bytes[row]), nbytes)
         if last_message_at is not None:
             last = float(self._last_at[row])
             self._last_at[row] = last_message_at if math.isnan(last) else max(last, last_message_at)
             age = max(0.0, max(now, float(self._ref_at[row])) - last_message_at)
-            self._raise_to(row, now, self.gain * math.exp(-age / self.decay_tau_s))
+            level = self.gain if intensity is None else intensity
+            self._raise_to(row, now, level * math.exp(-age / self.decay_tau_s))
         return created
 
     def _decayed(self, row: int, now: float) -> float:
@@ -282,6 +286,16 @@ class LinkTable:
             observed_at=None if math.isnan(seen) else seen,
             inferred=bool(self._inferred[row]),
         )
+
+    def saved(self, key: LinkKey) -> Link | None:
+        """The link as it is stored: its intensity as at its last message, before decay (what ``restore`` takes)."""
+        row = self._row.get(key)
+        return None if row is None else self._link(row, float(self._last_at[row]))
+
+    def heard_since(self, t: float) -> list[LinkKey]:
+        """Keys of the links whose last message is at or after ``t`` (one vectorised pass)."""
+        rows = np.flatnonzero(self._last_at[: self._n] >= t)
+        return [link_key(self._source[int(r)], self._target[int(r)]) for r in rows]
 
     def links(self, now: float) -> list[Link]:
         return [self._link(row, now) for row in range(self._n)]

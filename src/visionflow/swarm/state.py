@@ -1,8 +1,9 @@
 """SwarmState: the one live model every source writes into and every stage reads from.
 
 It owns the agent-id -> node-id mapping (stable for an agent's whole life, reused after it
-leaves) and records what changed since the last ``drain()``, in order, so the loop can
-replay additions and removals into the physics engine and tell clients only the news.
+leaves, and kept across restarts through ``reserve_node_ids``) and records what changed since
+the last ``drain()``, in order, so the loop can replay additions and removals into the physics
+engine and tell clients only the news.
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ class SwarmState:
         self._by_index: dict[int, Agent] = {}
         self._free: list[int] = []
         self._next_index = 0
+        self._reserved: dict[str, int] = {}
+        """Agent id -> the index it had before a restart, kept for it until it comes back."""
+        self._reserved_indices: set[int] = set()
         self._changes = SwarmChanges()
         self._link_topology_seen = self.links.topology_version
         self._listeners: list[SwarmListener] = []
@@ -98,14 +102,53 @@ class SwarmState:
         for listener in self._listeners:
             listener(event)
 
-    def _allocate_index(self) -> int:
-        if self._free:
-            return heapq.heappop(self._free)
+    def _allocate_index(self, agent_id: str) -> int:
+        reserved = self._reserved.pop(agent_id, None)
+        if reserved is not None:
+            self._reserved_indices.discard(reserved)
+            self._claim(reserved)
+            return reserved
+        while self._free:
+            index = heapq.heappop(self._free)
+            if index not in self._reserved_indices:
+                return index
+        while self._next_index in self._reserved_indices:
+            self._next_index += 1
         if self._next_index > ID_MASK:
             raise SwarmFullError("more than 2**30 live agents")
         index = self._next_index
         self._next_index += 1
         return index
+
+    def _claim(self, index: int) -> None:
+        """Take ``index`` out of the free pool (it was reserved, so nobody holds it)."""
+        if index >= self._next_index:
+            for skipped in range(self._next_index, index):
+                if skipped not in self._reserved_indices:
+                    heapq.heappush(self._free, skipped)
+            self._next_index = index + 1
+        elif index in self._free:
+            self._free.remove(index)
+            heapq.heapify(self._free)
+
+    def reserve_node_ids(self, node_ids: dict[str, int]) -> int:
+        """Keep each agent's node id for it: when that agent is added it gets this id, nobody else does.
+
+        Used on start with the ids agents had before a restart, so an agent keeps its node id
+        (clients, recorded history and other processes know it by it). An id already in use, or
+        reserved twice, is skipped; returns how many were reserved.
+        """
+        taken = set(self._by_index) | self._reserved_indices
+        count = 0
+        for agent_id, node_id in node_ids.items():
+            index = node_index(node_id)
+            if index in taken or agent_id in self.agents or agent_id in self._reserved:
+                continue
+            self._reserved[agent_id] = index
+            self._reserved_indices.add(index)
+            taken.add(index)
+            count += 1
+        return count
 
     def add(self, agent: Agent) -> Agent:
         """Add a new agent, giving it a node id; an existing id is updated instead."""
@@ -114,7 +157,7 @@ class SwarmState:
             self._copy_fields(agent, existing)
             self.touch(existing)
             return existing
-        index = self._allocate_index()
+        index = self._allocate_index(agent.id)
         agent.node_id = agent_node_id(index)
         self.agents[agent.id] = agent
         self._by_index[index] = agent
@@ -191,14 +234,14 @@ class SwarmState:
 
     def restore_link(
         self, sender: str, receiver: str, now: float, *, message_count: int, nbytes: int,
-        last_message_at: float | None,
+        last_message_at: float | None, intensity: float | None = None, inferred: bool = False,
     ) -> bool:  # fmt: skip
-        """Know at least these totals of a link (idempotent: see ``LinkTable.restore``)."""
+        """Know at least these totals of a link (idempotent: see ``LinkTable.restore``); False if an end is missing."""
         pair = self._pair(sender, receiver)
         if pair is None:
             return False
         self.links.restore(sender, receiver, *pair, now, message_count=message_count, nbytes=nbytes,
-                           last_message_at=last_message_at)  # fmt: skip
+                           last_message_at=last_message_at, intensity=intensity, inferred=inferred)  # fmt: skip
         self._touched(sender, receiver)
         return True
 

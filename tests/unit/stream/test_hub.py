@@ -13,7 +13,17 @@ import pytest
 from visionflow.errors import StreamClosedError
 from visionflow.observability.metrics import Metrics
 from visionflow.protocol.binary import encode
-from visionflow.stream import Client, ClientState, CloseCode, HubSettings, Snapshot, StreamHub, TickMessages
+from visionflow.stream import (
+    Client,
+    ClientState,
+    CloseCode,
+    HubSettings,
+    ReplayFeed,
+    ReplayItem,
+    Snapshot,
+    StreamHub,
+    TickMessages,
+)
 
 LIMIT = 1000
 """The hub's write-buffer limit in these tests."""
@@ -107,14 +117,14 @@ class Snapshots:
 
 
 class Rig:
-    def __init__(self, metrics: Metrics, **settings: Any) -> None:
+    def __init__(self, metrics: Metrics, replay: ReplayFeed | None = None, **settings: Any) -> None:
         self.now = 0.0
         self.wire = Wire()
         self.snapshots = Snapshots()
         self.metrics = metrics
         options = {"max_buffer_bytes": LIMIT, "stall_timeout_s": 5.0, **settings}
         self.hub = StreamHub(HubSettings(port=0, **options), metrics, self.snapshots, clock=lambda: self.now,
-                             send=self.wire)  # fmt: skip
+                             send=self.wire, replay=replay)  # fmt: skip
         self.tasks: list[asyncio.Task[None]] = []
         self._ports = 40000
 
@@ -141,9 +151,11 @@ def tick(seq: int, *, full: bool = False, text: tuple[bytes, ...] = ()) -> TickM
     return TickMessages(seq, text, frame, full, 1)
 
 
-def run(metrics: Metrics, test: Callable[[Rig], Awaitable[None]], **settings: Any) -> None:
+def run(
+    metrics: Metrics, test: Callable[[Rig], Awaitable[None]], replay: ReplayFeed | None = None, **settings: Any
+) -> None:
     async def go() -> None:
-        rig = Rig(metrics, **settings)
+        rig = Rig(metrics, replay, **settings)
         await test(rig)
         await asyncio.wait_for(asyncio.gather(*rig.tasks), timeout=5)
 
@@ -349,3 +361,98 @@ def test_anything_asked_of_a_closed_client_raises_stream_closed_with_its_code(mo
         getattr(c, move)(*arguments)
     assert (info.value.code, info.value.reason) == (1006, "stalled")
     assert c.close_code == CloseCode.ABNORMAL
+
+
+def recorded(i: int) -> bytes:
+    """The i-th recorded frame: node 100 + i at (i, i, i)."""
+    return encode(np.array([100 + i], dtype=np.uint32), np.full((1, 3), i, np.float32), np.zeros((1, 3), np.float32))
+
+
+class History:
+    """A replay feed of ``steps`` recorded frames a second apart; ``gate`` holds it after the first."""
+
+    def __init__(self, steps: int = 3) -> None:
+        self.steps = steps
+        self.gate: asyncio.Event | None = None
+        self.asked: list[float] = []
+
+    async def __call__(self, start: float) -> AsyncIterator[ReplayItem]:
+        self.asked.append(start)
+        for i in range(self.steps):
+            if i == 1 and self.gate is not None:
+                await self.gate.wait()
+            frame = encode(
+                np.array([100 + i], dtype=np.uint32), np.full((1, 3), i, np.float32), np.zeros((1, 3), np.float32)
+            )
+            news = (orjson.dumps({"type": "agents", "full": i == 0, "seq": 0, "agents": [], "links": []}),)
+            yield ReplayItem(start + i, news, frame, 1, i == 0)
+
+
+def test_a_replaying_client_gets_recorded_frames_instead_of_live_ones_then_goes_back_to_live(metrics: Metrics) -> None:
+    history = History()
+
+    async def test(rig: Rig) -> None:
+        viewer, other = await rig.connect(), await rig.connect()
+        before = len(viewer.received)
+        viewer.say({"type": "replay", "from": 1000.0, "speed": 1000})
+        await rig.settle()
+        rig.hub.publish(tick(7))  # live, for the other client only
+        for _ in range(50):
+            await asyncio.sleep(0.01)
+            if rig.client(viewer).state is ClientState.SYNCING:
+                break
+        replayed = viewer.received[before:]
+        texts = [orjson.loads(m) for m, text in replayed if text]
+        assert texts[0] == {"type": "replay", "state": "started", "from": 1000.0, "speed": 1000}
+        markers = [t for t in texts if t["type"] == "frame"]
+        assert [m["t"] for m in markers] == [1000.0, 1001.0, 1002.0] and markers[0]["full"]
+        assert [m for m, text in replayed if not text] == [recorded(i) for i in range(3)]
+        assert texts[-1] == {"type": "replay", "state": "ended", "frames": 3}
+        assert len(other.frames()) == 2 and history.asked == [1000.0]
+        rig.snapshots.seq = 8
+        rig.hub.publish(tick(8))  # back on the live stream: a fresh snapshot first
+        assert viewer.texts()[-2]["type"] == "agents" and rig.client(viewer).state is ClientState.STREAMING
+        viewer.hang_up()
+        other.hang_up()
+
+    run(metrics, test, history)
+
+
+def test_live_stops_a_replay_and_bad_replay_requests_are_answered_with_errors(metrics: Metrics) -> None:
+    history = History()
+    history.gate = asyncio.Event()
+
+    async def test(rig: Rig) -> None:
+        viewer, second = await rig.connect(), await rig.connect()
+        viewer.say({"type": "replay", "from": "yesterday"})
+        viewer.say({"type": "replay", "from": 5.0, "speed": 0})
+        await rig.settle()
+        assert [t["error"] for t in viewer.texts()[-2:]] == ["bad_message", "bad_message"]
+        viewer.say({"type": "replay", "from": 5.0})
+        await rig.settle()
+        await rig.settle()
+        assert rig.client(viewer).state is ClientState.REPLAYING
+        second.say({"type": "replay", "from": 5.0})  # max_replays is 1 here
+        await rig.settle()
+        assert second.texts()[-1]["error"] == "replay_busy"
+        viewer.say({"type": "live"})
+        for _ in range(20):
+            await rig.settle()
+        assert viewer.texts()[-1] == {"type": "replay", "state": "stopped", "frames": 1}
+        assert rig.client(viewer).state is ClientState.SYNCING and rig.hub.replaying == 0
+        viewer.hang_up()
+        second.hang_up()
+
+    run(metrics, test, history, max_replays=1)
+
+
+def test_without_history_a_replay_request_is_told_so(metrics: Metrics) -> None:
+    async def test(rig: Rig) -> None:
+        viewer = await rig.connect()
+        viewer.say({"type": "replay", "from": 1.0})
+        await rig.settle()
+        assert viewer.texts()[-1]["error"] == "replay_unavailable"
+        assert rig.client(viewer).state is ClientState.STREAMING
+        viewer.hang_up()
+
+    run(metrics, test)

@@ -208,6 +208,7 @@ def router(runtime: Runtime) -> APIRouter:
     )
     desk = AlertDesk(Playbook(config, self_health=runtime.health), keep=s.alerts_kept,
                      max_bytes=s.alert_store_max_bytes)  # fmt: skip
+    runtime.persistence.attach_alerts(desk)
     if not s.alert_webhook_token:
         log_event(log, "WARN", "alert_webhook_unauthenticated", category="security",
                   detail="alert_webhook_token is not set: POST /api/alerts takes alerts from loopback clients "

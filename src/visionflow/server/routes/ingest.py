@@ -2,6 +2,8 @@
 
 The body is read with a hard size limit before it is parsed, validated whole (a bad item
 is a 422 naming it), checked for conflicts with other sources (409), and only then applied.
+With the store on, the answer waits until the batch is saved (committed, or fsynced to the
+store's spool while the database is away): a 200 means a restart will not lose it.
 With ``VISIONFLOW_INGEST_TOKEN`` set, requests must carry ``Authorization: Bearer <token>``.
 
 Every answer to an authorised request carries the server's ``instance_id``, new at each
@@ -81,6 +83,11 @@ def router(runtime: Runtime) -> APIRouter:
         except IngestConflictError as exc:
             rejected.labels("conflict").inc()
             return _error(409, list(exc.loc), exc.message, "conflict", instance=instance)
+        try:
+            pairs = [(m.sender, m.to) for m in batch.messages] + [(link.sender, link.to) for link in batch.links]
+            await runtime.persistence.pushed((u.id for u in batch.agents), pairs)
+        except RuntimeError as exc:  # the store stopped under it (shutdown): not saved, so not acknowledged
+            return _error(503, ["body"], f"applied but not saved: {exc}", "not_saved", instance=instance)
         return {"applied": applied, "total_agents": len(runtime.state), "instance_id": instance}
 
     return api

@@ -34,7 +34,8 @@ def router(runtime: Runtime) -> APIRouter:
         """The body is a JSON object of parameter names and new values; a resting layout wakes."""
         if not isinstance(changes, dict) or not changes:
             raise ConfigError("body", "expected a non-empty JSON object of parameter names and values")
-        runtime.set_physics_params(changes)
+        params = runtime.set_physics_params(changes)
+        await runtime.persistence.params_changed(params, changes)  # answered once saved: it survives a restart
         return body()
 
     return api
