@@ -75,6 +75,14 @@ def live(kind: Backend, n: int = N, params: SimParams | None = None, **options: 
     return engine
 
 
+def settled() -> None:
+    """Wait for everything queued on the device, so a step finds its copy back completed (the simulator always does;
+    on a device, in bench/gpu_check.sh, a step may come before the copy is done, and then no new copy starts)."""
+    from numba import cuda
+
+    cuda.synchronize()
+
+
 def log(backend: Any) -> list[tuple[str, str, int]]:
     """The transfers since the last call, as (direction, name, bytes)."""
     entries = [(t.direction, t.name, t.nbytes) for t in backend.transfers.log]
@@ -89,6 +97,7 @@ def test_a_tick_copies_back_its_frame_and_sends_nothing_up(backends: list[Any], 
     log(backend)
     for _ in range(4):
         clock.now += FRAME
+        settled()
         engine.step()
         assert log(backend) == [("down", "positions", 12 * N), ("down", "velocities", 12 * N), ("down", "energy", 4)]
 
@@ -98,6 +107,7 @@ def test_physics_faster_than_the_stream_copies_back_at_the_frame_rate(backends: 
     (backend,) = backends
     for _ in range(50):  # 50 steps a millisecond apart: 50 ms, three frames at 60 Hz
         clock.now += 0.001
+        settled()
         engine.step()
     copies = [entry for entry in log(backend) if entry[:2] == ("down", "positions")]
     # A copy may start once three quarters of a frame (12.5 ms) have passed: at 1, 14, 27 and 40 ms.
@@ -198,6 +208,7 @@ def test_the_host_holds_the_last_completed_copy_until_synchronized(backends: lis
         clock.now += FRAME
         held = gpu.positions  # a reader holding the current rows while the next step runs
         snapshot = held.copy()
+        settled()
         gpu.step()  # makes the first step's copy current and starts copying the second
         np.testing.assert_array_equal(held, snapshot)  # what a reader holds is not written under it
         np.testing.assert_allclose(gpu.positions, oracle.positions, rtol=1e-4, atol=1e-3)
