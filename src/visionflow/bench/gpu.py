@@ -155,8 +155,8 @@ def live() -> None:
         engine.set_edges(src, dst, weights)
         engine.step()
         engine.synchronize()
-        backend = _backend(engine)
-        backend.transfers.log.clear()
+        memory = _backend(engine).transfers
+        counts, sizes = memory.counts.copy(), memory.bytes.copy()
         _sync()
         start = time.perf_counter()
         for tick in range(ticks):
@@ -176,13 +176,13 @@ def live() -> None:
         engine.synchronize()
         _sync()
         elapsed = time.perf_counter() - start
-        memory = backend.transfers
+        counts, sizes = memory.counts - counts, memory.bytes - sizes
         _emit("live", {"nodes": n, "ticks": ticks, "ms_per_tick": round(elapsed * 1000 / ticks, 3),
-                       "up_per_tick": round(memory.count("up") / ticks, 2),
-                       "up_mb_per_tick": round(memory.nbytes("up") / ticks / 2**20, 3),
-                       "down_per_tick": round(memory.count("down") / ticks, 2),
-                       "down_mb_per_tick": round(memory.nbytes("down") / ticks / 2**20, 3),
-                       "allocations": memory.count("alloc") + memory.count("pinned"),
+                       "up_per_tick": round(counts["up"] / ticks, 2),
+                       "up_mb_per_tick": round(sizes["up"] / ticks / 2**20, 3),
+                       "down_per_tick": round(counts["down"] / ticks, 2),
+                       "down_mb_per_tick": round(sizes["down"] / ticks / 2**20, 3),
+                       "allocations": counts["alloc"] + counts["pinned"],
                        "finite": bool(np.isfinite(engine.positions).all())})  # fmt: skip
 
 

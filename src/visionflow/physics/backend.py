@@ -59,7 +59,8 @@ than it saves, and on 2 cores a parallel loop stalls whenever the other core is 
 MULTIPOLE_THRESHOLD = 32768
 """Node count from which the CUDA backend uses the grid multipole instead of exact all pairs. An estimate,
 not yet a measurement: all pairs at 32k nodes is about 1e9 pair terms (around a millisecond on an H100),
-while the multipole's dozen or so launches cost a few hundred microseconds at any size."""
+while the multipole's dozen or so launches cost a few hundred microseconds at any size. ``bench/gpu_check.sh``
+measures the crossover on a device."""
 
 
 class Backend(enum.StrEnum):
@@ -237,10 +238,12 @@ class StepScalars(NamedTuple):
     cutoff: float
     """Repulsion range of the cell list (0: full range), as given: the float64 reference compares in float64."""
     cutoff2: np.float32
-    """Squared ``cutoff``, or infinity without one: the CUDA all-pairs kernel's mask."""
+    """Squared ``cutoff``, or the largest float32 without one (finite: fastmath kernels may assume no infinity);
+    the CUDA cell list's mask."""
 
 
 _F32_ZERO = np.float32(0.0)
+_NO_CUTOFF = np.finfo(np.float32).max
 _new_tuple = tuple.__new__
 """Builds a named tuple from a plain one at half the cost of its own constructor (same object)."""
 
@@ -278,7 +281,7 @@ class ScalarCache:
                           np.float32(p.spring_exponent), np.float32(p.gravity), np.float32(p.damping),
                           np.float32(p.max_force))  # fmt: skip
             self._bounds = np.float32(p.bounds_radius)
-            cutoff2 = np.float32(p.cutoff * p.cutoff) if p.cutoff > 0 else np.float32(math.inf)
+            cutoff2 = np.float32(p.cutoff * p.cutoff) if p.cutoff > 0 else _NO_CUTOFF
             self._rest = (np.float32(p.repulsion), np.float32(p.softening), p.theta, p.cutoff, cutoff2)
             last = None
         elif last is not None and max_speed == self._max_speed and warm == self._warm:

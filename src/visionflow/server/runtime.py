@@ -62,7 +62,8 @@ class Runtime:
         self.ingest = PushIngest(self.state, self.metrics)
         self.source: AgentSource = source or build_source(settings, self.metrics, self.ingest)
         self.physics = resolve_physics(settings.physics)
-        self.engine = PhysicsEngine(SimParams(), backend=self.physics.backend, seed=settings.seed)
+        self.engine = PhysicsEngine(SimParams(), backend=self.physics.backend, seed=settings.seed,
+                                    frame_hz=settings.tick_hz)  # fmt: skip
         # The hub pulls snapshots from the news; the pipeline feeds the news and publishes to the hub.
         news = SwarmNews(self.state, self.engine, tick_hz=settings.tick_hz, metadata_hz=settings.metadata_hz)
         self.hub = StreamHub(

@@ -327,8 +327,8 @@ class CudaBackend:
         else:
             force = self._forces(1)
             if method is Method.GRID:
-                self.multipole.near_field(pos, n, scalars.cutoff, scalars.repulsion, scalars.softening, force[0],
-                                          stream)  # fmt: skip
+                self.multipole.near_field(pos, n, scalars.cutoff, scalars.cutoff2, scalars.repulsion,
+                                          scalars.softening, force[0], stream)  # fmt: skip
             else:
                 self.multipole.repulsion(pos, n, scalars.repulsion, scalars.softening, force[0], stream)
         kernels.integrate[math.ceil(n / kernels.BLOCK), kernels.BLOCK, stream](

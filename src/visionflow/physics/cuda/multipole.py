@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from visionflow.physics.cuda import multipole_kernels as km
-from visionflow.physics.cuda.kernels import BLOCK, FAR
+from visionflow.physics.cuda.kernels import BLOCK
 from visionflow.physics.cuda.scan import DeviceScan
 from visionflow.physics.cuda.transfers import Transfers
 
@@ -120,15 +120,15 @@ class GridMultipole:
             d["rows"], d["sorted_cell"], d["sorted_slot"], np.uint32(n), d["start"], d["cells"], u_level, repulsion,
             softening, force)  # fmt: skip
 
-    def near_field(self, pos: Any, n: int, cutoff: float, repulsion: np.float32, softening: np.float32,
-                   force: Any, stream: Any = 0) -> None:  # fmt: skip
-        """``force[:n]`` = exact repulsion from every node closer than ``cutoff`` (cells at least that wide)."""
+    def near_field(self, pos: Any, n: int, cutoff: float, cutoff2: np.float32, repulsion: np.float32,
+                   softening: np.float32, force: Any, stream: Any = 0) -> None:  # fmt: skip
+        """``force[:n]`` = exact repulsion from every node closer than ``cutoff`` (its square: ``cutoff2``), from
+        cells at least that wide."""
         if n == 0:
             return
         level = finest_level(n, self.nodes_per_cell)
         self._sort(pos, n, level, cutoff, stream)
         d = self._d
-        cutoff2 = np.float32(min(cutoff * cutoff, float(FAR)))
         km.repulsion_near[math.ceil(n / BLOCK), BLOCK, stream](
             d["rows"], d["sorted_cell"], d["sorted_slot"], np.uint32(n), d["start"], np.uint32(level), repulsion,
             softening, cutoff2, force)  # fmt: skip

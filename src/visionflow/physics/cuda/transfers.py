@@ -9,6 +9,7 @@ test reads their source to be sure).
 
 from __future__ import annotations
 
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -18,7 +19,7 @@ from numba import cuda as _cuda
 
 cuda: Any = _cuda  # numba-cuda is not typed
 
-__all__ = ["Transfer", "Transfers"]
+__all__ = ["LOG_LENGTH", "Transfer", "Transfers"]
 
 Direction = Literal["up", "down", "alloc", "pinned"]
 
@@ -32,36 +33,42 @@ class Transfer:
     nbytes: int
 
 
+LOG_LENGTH = 4096
+"""Recent transfers kept in ``Transfers.log``: a server runs for days, and only the totals grow."""
+
+
 class Transfers:
-    """Copies and allocations, counted in ``log`` (cleared by the caller when it starts counting)."""
+    """Copies and allocations: the recent ones in ``log`` (a caller clears it when it starts looking), and
+    counts and bytes since the start in ``counts`` and ``bytes``, by direction."""
 
     def __init__(self) -> None:
-        self.log: list[Transfer] = []
+        self.log: deque[Transfer] = deque(maxlen=LOG_LENGTH)
+        self.counts: Counter[str] = Counter()
+        self.bytes: Counter[str] = Counter()
 
-    def count(self, direction: Direction) -> int:
-        return sum(1 for t in self.log if t.direction == direction)
-
-    def nbytes(self, direction: Direction) -> int:
-        return sum(t.nbytes for t in self.log if t.direction == direction)
+    def _record(self, direction: Direction, name: str, nbytes: int) -> None:
+        self.log.append(Transfer(direction, name, nbytes))
+        self.counts[direction] += 1
+        self.bytes[direction] += nbytes
 
     def device_array(self, name: str, shape: int | tuple[int, ...], dtype: Any) -> Any:
         """Uninitialised device memory."""
         array = cuda.device_array(shape, dtype)
-        self.log.append(Transfer("alloc", name, int(array.nbytes)))
+        self._record("alloc", name, int(array.nbytes))
         return array
 
     def pinned_array(self, name: str, shape: int | tuple[int, ...], dtype: Any) -> npt.NDArray[Any]:
         """Zeroed page-locked host memory: copies into it run asynchronously on a stream."""
         array: npt.NDArray[Any] = cuda.pinned_array(shape, dtype)
         array.fill(0)
-        self.log.append(Transfer("pinned", name, int(array.nbytes)))
+        self._record("pinned", name, int(array.nbytes))
         return array
 
     def to_device(self, name: str, host: npt.NDArray[Any], stream: Any = 0) -> Any:
         """New device memory holding a copy of ``host`` (an allocation and an upload)."""
         array = cuda.to_device(_nonempty(host), stream=stream)
-        self.log.append(Transfer("alloc", name, int(array.nbytes)))
-        self.log.append(Transfer("up", name, int(array.nbytes)))
+        self._record("alloc", name, int(array.nbytes))
+        self._record("up", name, int(array.nbytes))
         return array
 
     def upload(self, name: str, device: Any, host: npt.NDArray[Any], stream: Any = 0) -> None:
@@ -69,14 +76,14 @@ class Transfers:
         if len(host) == 0:
             return
         device[: len(host)].copy_to_device(np.ascontiguousarray(host), stream=stream)
-        self.log.append(Transfer("up", name, int(host.nbytes)))
+        self._record("up", name, int(host.nbytes))
 
     def download(self, name: str, device: Any, host: npt.NDArray[Any], stream: Any = 0) -> None:
         """``host`` = ``device[:len(host)]``, asynchronously on ``stream`` when ``host`` is page-locked."""
         if len(host) == 0:
             return
         device[: len(host)].copy_to_host(host, stream=stream)
-        self.log.append(Transfer("down", name, int(host.nbytes)))
+        self._record("down", name, int(host.nbytes))
 
     def on_device(self, device: Any, source: Any, rows: int, stream: Any = 0) -> None:
         """``device[:rows]`` = ``source[:rows]``, both on the device (no bus traffic, not logged)."""

@@ -148,3 +148,20 @@ def test_cuda_engine_switches_to_the_multipole_and_follows_the_reference() -> No
     gpu.thresholds.multipole = 0
     gpu.step()
     assert gpu.method is Method.GRID  # a cutoff is the multipole grid's near field: a cell list
+
+
+@pytest.mark.parametrize(("kind", "cutoff"), [("coincident", 3.0), ("random", 50.0), ("coincident", 0.005),
+                                              ("isolated", 6.0)])  # fmt: skip
+def test_near_field_with_a_cutoff_is_the_exact_cell_list(kind: str, cutoff: float) -> None:
+    """Every pair within the cutoff, exactly, whether the cutoff is short (coincident nodes then get no push, as in
+    the reference), longer than the layout is wide, or the grid's cube leaves an outlier at its border."""
+    from numba import cuda
+
+    from visionflow.physics.cuda.multipole import GridMultipole
+
+    pos = positions(kind, 150)
+    force = cuda.device_array(pos.shape, np.float32)
+    GridMultipole(0.5).near_field(cuda.to_device(pos), len(pos), cutoff, np.float32(cutoff * cutoff),
+                                  np.float32(REPULSION), np.float32(SOFTENING), force)  # fmt: skip
+    exact = repulsion_forces(pos.astype(np.float64), REPULSION, SOFTENING, cutoff)
+    np.testing.assert_allclose(force.copy_to_host(), exact, rtol=1e-4, atol=1e-4)

@@ -258,3 +258,17 @@ def test_every_copy_and_allocation_goes_through_the_wrapper() -> None:
             f"{source.name}: {line.strip()}" for line in source.read_text().splitlines() if direct.search(line)
         ]
     assert offenders == []
+
+
+def test_the_log_keeps_the_recent_transfers_and_the_totals_keep_counting() -> None:
+    from numba import cuda
+
+    from visionflow.physics.cuda.transfers import LOG_LENGTH, Transfers
+
+    memory = Transfers()
+    device = memory.device_array("scratch", 4, np.float32)
+    for _ in range(LOG_LENGTH + 10):  # a server sends a frame every tick for days: the log must not grow with it
+        memory.download("frame", device, cuda.pinned_array(4, np.float32))
+    assert len(memory.log) == LOG_LENGTH
+    assert memory.counts["down"] == LOG_LENGTH + 10 and memory.bytes["down"] == 16 * (LOG_LENGTH + 10)
+    assert memory.counts["alloc"] == 1
