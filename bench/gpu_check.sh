@@ -19,8 +19,8 @@
 # grids under 128 blocks, which small layouts launch on purpose: the warning is off for the run (and
 # its class, numba.cuda.core.errors.NumbaPerformanceWarning, ignored by pytest's warnings-as-errors).
 # Dry run on a CPU (numba-cuda's simulator, tiny sizes; the test suite runs this):
-#   NUMBA_ENABLE_CUDASIM=1 GPU_CHECK_TESTS=0 GPU_CHECK_SIZES=64 GPU_CHECK_LIVE_SIZES=64 \
-#     GPU_CHECK_MULTIPOLE_SIZES="48 64" bash bench/gpu_check.sh
+#   NUMBA_ENABLE_CUDASIM=1 GPU_CHECK_TESTS=0 GPU_CHECK_SIZES=40 GPU_CHECK_LIVE_SIZES=40 \
+#     GPU_CHECK_MULTIPOLE_SIZES="24 40" bash bench/gpu_check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -51,7 +51,7 @@ section() {
 }
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "nvidia-smi not found"
-section probe 45 "$PY" -m visionflow.bench.gpu probe
+section probe 40 "$PY" -m visionflow.bench.gpu probe
 if [ "${GPU_CHECK_TESTS:-1}" != 0 ]; then
   if "$PY" -c "import pytest" 2>/dev/null; then
     # --noconftest: the suite's conftest needs server packages a GPU machine may lack.

@@ -103,14 +103,14 @@ def test_a_tick_copies_back_its_frame_and_sends_nothing_up(backends: list[Any], 
 
 
 def test_physics_faster_than_the_stream_copies_back_at_the_frame_rate(backends: list[Any], clock: Clock) -> None:
-    engine = live(Backend.CUDA)
+    engine = live(Backend.CUDA, n=12)
     (backend,) = backends
-    for _ in range(50):  # 50 steps a millisecond apart: 50 ms, three frames at 60 Hz
-        clock.now += 0.001
+    for _ in range(25):  # 25 steps 2 ms apart: 50 ms, three frames at 60 Hz
+        clock.now += 0.002
         settled()
         engine.step()
     copies = [entry for entry in log(backend) if entry[:2] == ("down", "positions")]
-    # A copy may start once three quarters of a frame (12.5 ms) have passed: at 1, 14, 27 and 40 ms.
+    # A copy may start once three quarters of a frame (12.5 ms) have passed: at 2, 16, 30 and 44 ms.
     assert len(copies) == 4
 
 
