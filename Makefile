@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: setup run test lint bench bench-observability clean system-deps test-web bench-web
+.PHONY: setup run test lint bench bench-observability clean system-deps test-web bench-web gpu-compile gpu-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -91,3 +91,12 @@ bench-peers: $(STAMP)
 
 bench-physics: $(STAMP)
 	$(BIN)/visionflow bench physics --nodes 200,10000,100000 --steps 100 --peers $(ARGS)
+
+# Every CUDA kernel compiled for sm_80 and sm_90 (no GPU needed): compile errors, local memory,
+# occupancy and instructions per pair in the force loops. On a machine with a GPU, gpu-check
+# runs the kernels there and times them (bench/gpu_check.sh; one JSON line of figures at the end).
+gpu-compile: $(STAMP)
+	env -u NUMBA_ENABLE_CUDASIM $(BIN)/python -m visionflow.physics.cuda.compile_check
+
+gpu-check: $(STAMP)
+	PYTHON=$(BIN)/python bash bench/gpu_check.sh

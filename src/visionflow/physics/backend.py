@@ -9,7 +9,14 @@
 The engine owns every array and hands the backend a ``Layout`` (its host arrays) and ``StepScalars``
 (the parameters as the kernels take them), so a backend reads nothing of the engine and keeps only
 what it must keep between steps: device copies, the tree's node order, scratch space. The engine
-tells it what changed on the host since the last step (``Change``) instead of each backend watching.
+tells it what changed on the host since the last step (``Change``) instead of each backend watching,
+and, slot by slot, which rows (``SlotEdits``): the CUDA backend's rows on the device are ahead of the
+host's, so it sends only those and moves the rest itself.
+
+The CPU backends compute into the layout's next buffers and make them current in ``download``. The
+CUDA backend copies results back asynchronously, at most at the stream's frame rate, into page-locked
+buffers it rotates into the layout: between steps the layout holds the last copy that completed,
+and ``finish`` waits for the newest.
 
 This module imports only NumPy: the CUDA backend must be loadable without the CPU kernels' compile
 and the engine without numba-cuda.
@@ -19,8 +26,8 @@ from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +46,7 @@ __all__ = [
     "Motion",
     "PhysicsBackend",
     "ScalarCache",
+    "SlotEdits",
     "StepScalars",
     "Thresholds",
 ]
@@ -51,7 +59,8 @@ than it saves, and on 2 cores a parallel loop stalls whenever the other core is 
 MULTIPOLE_THRESHOLD = 32768
 """Node count from which the CUDA backend uses the grid multipole instead of exact all pairs. An estimate,
 not yet a measurement: all pairs at 32k nodes is about 1e9 pair terms (around a millisecond on an H100),
-while the multipole's dozen or so launches cost a few hundred microseconds at any size."""
+while the multipole's dozen or so launches cost a few hundred microseconds at any size. ``bench/gpu_check.sh``
+measures the crossover on a device."""
 
 
 class Backend(enum.StrEnum):
@@ -100,15 +109,84 @@ class Thresholds:
     """CUDA: the grid multipole from this many nodes (without a cutoff)."""
 
 
+class SlotEdits:
+    """What the engine did to its slots since the backend's last upload.
+
+    For a backend that keeps its own copy of the node rows and must not take the host's wholesale
+    (the CUDA backend's device rows are ahead of the host's, which hold the last copy that came
+    back: sending those would undo the steps since). For each slot it says where its row was at
+    the last upload (``origin``: a removal moved the last node into the hole, which the device can
+    do itself) and what the host wrote into it (``fields``: new nodes, ``set_positions``, pins).
+    The pin flag belongs to the host: it goes with every edited row.
+    """
+
+    POSITION = 1
+    VELOCITY = 2
+
+    def __init__(self, capacity: int = 0) -> None:
+        self.origin = np.arange(capacity, dtype=np.int32)
+        """The slot each slot's row was in at the last upload; -1 for a node added since."""
+        self.fields = np.zeros(capacity, dtype=np.uint8)
+        """What the host wrote into each slot's row since: ``POSITION`` | ``VELOCITY``."""
+        self._touched: list[npt.NDArray[np.int64]] = []
+
+    @property
+    def nbytes(self) -> int:
+        return self.origin.nbytes + self.fields.nbytes
+
+    def grow(self, capacity: int) -> None:
+        old = len(self.origin)
+        self.origin = np.concatenate([self.origin, np.arange(old, capacity, dtype=np.int32)])
+        self.fields = np.concatenate([self.fields, np.zeros(capacity - old, dtype=np.uint8)])
+
+    def added(self, start: int, count: int) -> None:
+        slots = np.arange(start, start + count)
+        self.origin[slots] = -1
+        self.fields[slots] = self.POSITION | self.VELOCITY
+        self._touched.append(slots)
+
+    def removed(self, slot: int, last: int) -> None:
+        """The node in ``last`` moved into ``slot`` (or, when they are the same, ``last`` was emptied)."""
+        self.origin[slot] = self.origin[last]
+        self.fields[slot] = self.fields[last]
+        self._touched.append(np.array([slot, last]))
+
+    def wrote(self, slots: npt.NDArray[np.integer[Any]], fields: int) -> None:
+        self.fields[slots] |= fields
+        self._touched.append(np.asarray(slots, dtype=np.int64))
+
+    def rows(self, n: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.uint8]]:
+        """(slots, origin, fields) of the live slots whose row is not simply the one uploaded last, in slot order."""
+        if not self._touched:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, np.empty(0, dtype=np.int32), np.empty(0, dtype=np.uint8)
+        slots = np.unique(np.concatenate(self._touched))
+        slots = slots[slots < n]
+        origin = self.origin[slots]
+        fields = self.fields[slots]
+        edited = (origin != slots) | (fields != 0)
+        return slots[edited], origin[edited], fields[edited]
+
+    def clear(self) -> None:
+        """Everything is uploaded: each slot's row is where it is."""
+        if self._touched:
+            slots = np.unique(np.concatenate(self._touched))
+            self.origin[slots] = slots
+            self.fields[slots] = 0
+            self._touched.clear()
+
+
 @dataclass(slots=True, eq=False)
 class Layout:
     """The layout as the engine holds it on the host: what a backend reads and where its results land.
 
-    Node arrays are allocated for the engine's capacity; rows 0..n-1 are live. A step reads ``pos`` and
-    ``vel`` and, once ``download`` has returned, has left the next ones in ``pos_next`` and ``vel_next``;
-    the engine then swaps the pairs (``swap``), so readers between steps always see a whole step.
+    Node arrays are allocated for the engine's capacity (``PhysicsBackend.host_array``); rows 0..n-1
+    are live. A step reads ``pos`` and ``vel``; once ``download`` has returned, ``pos`` and ``vel`` hold
+    the newest results the backend has (the CPU backends swap in ``pos_next`` and ``vel_next``, which
+    they computed into), so readers between steps always see a whole step.
     Springs are a CSR adjacency holding both directions of every edge: node i's neighbours are
-    ``nbr[ptr[i]:ptr[i + 1]]`` with weights ``weight[ptr[i]:ptr[i + 1]]``.
+    ``nbr[ptr[i]:ptr[i + 1]]`` with weights ``weight[ptr[i]:ptr[i + 1]]``; ``csr_edge`` names the edge
+    behind each entry, whose weight is ``edge_weight[csr_edge[e]]``.
     """
 
     n: int
@@ -120,6 +198,10 @@ class Layout:
     ptr: npt.NDArray[np.int64]
     nbr: npt.NDArray[np.int32]
     weight: npt.NDArray[np.float32]
+    csr_edge: npt.NDArray[np.int32] = field(default_factory=lambda: np.empty(0, dtype=np.int32))
+    edge_weight: npt.NDArray[np.float32] = field(default_factory=lambda: np.empty(0, dtype=np.float32))
+    """Weights by edge, in the order of ``set_edges`` (``weight`` gathered by ``csr_edge``)."""
+    edits: SlotEdits = field(default_factory=SlotEdits)
 
     def swap(self) -> None:
         """Make the step's results current."""
@@ -156,10 +238,12 @@ class StepScalars(NamedTuple):
     cutoff: float
     """Repulsion range of the cell list (0: full range), as given: the float64 reference compares in float64."""
     cutoff2: np.float32
-    """Squared ``cutoff``, or infinity without one: the CUDA all-pairs kernel's mask."""
+    """Squared ``cutoff``, or the largest float32 without one (finite: fastmath kernels may assume no infinity);
+    the CUDA cell list's mask."""
 
 
 _F32_ZERO = np.float32(0.0)
+_NO_CUTOFF = np.finfo(np.float32).max
 _new_tuple = tuple.__new__
 """Builds a named tuple from a plain one at half the cost of its own constructor (same object)."""
 
@@ -197,7 +281,7 @@ class ScalarCache:
                           np.float32(p.spring_exponent), np.float32(p.gravity), np.float32(p.damping),
                           np.float32(p.max_force))  # fmt: skip
             self._bounds = np.float32(p.bounds_radius)
-            cutoff2 = np.float32(p.cutoff * p.cutoff) if p.cutoff > 0 else np.float32(math.inf)
+            cutoff2 = np.float32(p.cutoff * p.cutoff) if p.cutoff > 0 else _NO_CUTOFF
             self._rest = (np.float32(p.repulsion), np.float32(p.softening), p.theta, p.cutoff, cutoff2)
             last = None
         elif last is not None and max_speed == self._max_speed and warm == self._warm:
@@ -220,9 +304,13 @@ class PhysicsBackend(Protocol):
 
     kind: Backend
 
+    def host_array(self, shape: tuple[int, ...], dtype: npt.DTypeLike) -> npt.NDArray[Any]:
+        """Zeroed host memory for the layout's node arrays (page-locked for CUDA: copies into it are asynchronous)."""
+        ...
+
     def upload(self, layout: Layout, changed: Change) -> None:
         """Bring what the backend keeps between steps (device copies, the tree's node order) up to date
-        with ``changed`` on the host; called before a step, and only when something changed."""
+        with ``changed`` (and ``layout.edits``) on the host; called before a step, and only when something changed."""
         ...
 
     def method(self, n: int, params: SimParams) -> Method:
@@ -230,11 +318,17 @@ class PhysicsBackend(Protocol):
         ...
 
     def step(self, layout: Layout, method: Method, scalars: StepScalars) -> float:
-        """Advance nodes 0..n-1 one step by ``method``; returns the kinetic energy after it."""
+        """Advance nodes 0..n-1 one step by ``method``; returns the kinetic energy of the layout ``download``
+        leaves current (the CPU's: after this step; the CUDA backend's: of the last copy back that completed)."""
         ...
 
     def download(self, layout: Layout) -> None:
-        """Leave the last step's positions and velocities in ``layout.pos_next`` and ``layout.vel_next``."""
+        """Leave the newest results the backend has in ``layout.pos`` and ``layout.vel`` (or start bringing them)."""
+        ...
+
+    def finish(self, layout: Layout) -> float | None:
+        """Wait until the last step's results are current in ``layout``; their kinetic energy, or None when
+        ``download`` already left them there."""
         ...
 
     @property

@@ -3,7 +3,9 @@
 Nodes are kept dense in slots 0..n-1 (removal moves the last node into the hole) and are
 named by their wire ids; a lookup array maps an id's low 30 bits to its slot. Positions
 and velocities are double-buffered: a step reads one pair and writes the other, then
-swaps, so readers between steps (the API, the encoder) always see a whole step.
+swaps, so readers between steps (the API, the encoder) always see a whole step. On the CUDA
+backend they are the last copy back from the device that completed (at most at ``frame_hz``),
+a step behind the device; ``synchronize`` waits for the newest.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from visionflow.physics.backend import (
     Method,
     PhysicsBackend,
     ScalarCache,
+    SlotEdits,
     Thresholds,
 )
 from visionflow.physics.cpu.backend import CpuBackend
@@ -45,12 +48,12 @@ class StepResult:
     nodes: int
 
 
-def open_backend(kind: Backend, thresholds: Thresholds) -> PhysicsBackend:
+def open_backend(kind: Backend, thresholds: Thresholds, frame_hz: float = 60.0) -> PhysicsBackend:
     """A new backend of ``kind``; numba-cuda is imported only when ``kind`` is CUDA."""
     if kind is Backend.CUDA:
         from visionflow.physics.cuda.backend import CudaBackend
 
-        return CudaBackend(thresholds)
+        return CudaBackend(thresholds, frame_hz=frame_hz)
     if kind is Backend.REFERENCE:
         return ReferenceBackend()
     return CpuBackend(thresholds)
@@ -69,14 +72,16 @@ class PhysicsEngine:
         parallel_threshold: int = PARALLEL_THRESHOLD,
         tree_threshold: int = TREE_THRESHOLD,
         multipole_threshold: int = MULTIPOLE_THRESHOLD,
+        frame_hz: float = 60.0,
     ) -> None:
+        """``frame_hz``: how often at most the CUDA backend copies positions back (the stream's frame rate)."""
         self.params = params or SimParams()
         self.backend = Backend(backend)
         self.thresholds = Thresholds(parallel_threshold, tree_threshold, multipole_threshold)
         """Node counts at which the backend changes method, read every step."""
         self.method = Method.EXACT
         """How the last step computed repulsion."""
-        self._backend = open_backend(self.backend, self.thresholds)
+        self._backend = open_backend(self.backend, self.thresholds, frame_hz)
         self._scalars = ScalarCache()
         self._changed = Change.ALL
         """What changed on the host since the backend's last upload."""
@@ -85,7 +90,8 @@ class PhysicsEngine:
         self._capacity = 0
         empty = np.zeros((0, 3), dtype=np.float32)
         self._layout = Layout(0, empty, empty, empty, empty, np.zeros(0, np.uint8), np.zeros(1, dtype=np.int64),
-                              np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32))  # fmt: skip
+                              np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float32),
+                              edits=SlotEdits())  # fmt: skip
         self._ids: IdArray = np.zeros(0, dtype=np.uint32)
         self._grow(max(8, capacity))
         self._slot_of = np.full(1024, -1, dtype=np.int32)
@@ -105,18 +111,21 @@ class PhysicsEngine:
 
     # ----------------------------------------------------------------- arrays
     def _grow(self, capacity: int) -> None:
-        def grown(old: npt.NDArray[Any], shape: tuple[int, ...], dtype: Any) -> npt.NDArray[Any]:
-            new = np.zeros(shape, dtype=dtype)
+        host = self._backend.host_array
+
+        def grown(old: npt.NDArray[Any], shape: tuple[int, ...], dtype: Any, make: Any = np.zeros) -> npt.NDArray[Any]:
+            new: npt.NDArray[Any] = make(shape, dtype)
             new[: self._n] = old[: self._n]
             return new
 
         layout = self._layout
         self._ids = grown(self._ids, (capacity,), np.uint32)
-        layout.pos = grown(layout.pos, (capacity, 3), np.float32)
-        layout.vel = grown(layout.vel, (capacity, 3), np.float32)
-        layout.pos_next = np.zeros((capacity, 3), dtype=np.float32)
-        layout.vel_next = np.zeros((capacity, 3), dtype=np.float32)
+        layout.pos = grown(layout.pos, (capacity, 3), np.float32, host)
+        layout.vel = grown(layout.vel, (capacity, 3), np.float32, host)
+        layout.pos_next = host((capacity, 3), np.float32)
+        layout.vel_next = host((capacity, 3), np.float32)
         layout.pinned = grown(layout.pinned, (capacity,), np.uint8)
+        layout.edits.grow(capacity)
         self._capacity = capacity
 
     @property
@@ -196,6 +205,7 @@ class PhysicsEngine:
         layout.vel[slots] = 0.0
         layout.pinned[slots] = 0
         self._slot_of[new_ids & ID_MASK] = slots
+        layout.edits.added(self._n, k)
         self._n += k
         self._membership_changed()
         self.reheat()
@@ -229,6 +239,7 @@ class PhysicsEngine:
                 layout.vel[slot] = layout.vel[last]
                 layout.pinned[slot] = layout.pinned[last]
                 self._slot_of[moved & ID_MASK] = slot
+            layout.edits.removed(slot, last)
             self._slot_of[node_id & ID_MASK] = -1
             self._n = last
             removed += 1
@@ -247,6 +258,7 @@ class PhysicsEngine:
         slots = slots[slots >= 0]
         self._layout.pinned[slots] = 1 if pinned else 0
         self._layout.vel[slots] = 0.0
+        self._layout.edits.wrote(slots, SlotEdits.VELOCITY)
         self._changed |= Change.STATE
         return len(slots)
 
@@ -265,6 +277,7 @@ class PhysicsEngine:
         found = slots >= 0
         self._layout.pos[slots[found]] = where[found]
         self._layout.vel[slots[found]] = 0.0
+        self._layout.edits.wrote(slots[found], SlotEdits.POSITION | SlotEdits.VELOCITY)
         self._changed |= Change.STATE
         self.reheat()
 
@@ -294,6 +307,7 @@ class PhysicsEngine:
         self._edge_weight = w
         if not self._csr_dirty:
             self._layout.weight = w[self._csr_edge]
+            self._layout.edge_weight = w
             self._changed |= Change.WEIGHTS
 
     def slots_of(self, ids: IdArray) -> npt.NDArray[np.int32]:
@@ -316,8 +330,9 @@ class PhysicsEngine:
         layout = self._layout
         layout.ptr = ptr
         layout.nbr = nbr[:used]
-        self._csr_edge = edge[:used]
+        self._csr_edge = layout.csr_edge = edge[:used]
         layout.weight = self._edge_weight[self._csr_edge]
+        layout.edge_weight = self._edge_weight
         self._csr_dirty = False
         self._changed |= Change.SPRINGS
 
@@ -336,15 +351,26 @@ class PhysicsEngine:
             layout.n = n
             if self._changed:
                 backend.upload(layout, self._changed)
+                layout.edits.clear()
                 self._changed = Change.NONE
             warm = min(1.0, (self.steps + 1) / p.warmup_steps) if p.warmup_steps else 1.0
             energy = backend.step(layout, method, self._scalars(p, p.max_velocity * self.temperature, warm))
             backend.download(layout)
-            layout.swap()
         self.steps += 1
         self._cool(p, n)
         self.kinetic_energy = float(energy)
         return StepResult(self.kinetic_energy, self.temperature, n)
+
+    def synchronize(self) -> None:
+        """Wait for the last step and make its positions, velocities and energy current.
+
+        Only the CUDA backend needs it: its results come back asynchronously, so between steps
+        ``positions`` is the last copy that completed (tests, benchmarks and shutdown call this).
+        """
+        if self._n:
+            energy = self._backend.finish(self._layout)
+            if energy is not None:
+                self.kinetic_energy = float(energy)
 
     def _cool(self, p: SimParams, n: int) -> None:
         """Lower the temperature one step: to the floor, along it for ``floor_steps``, then on toward 0."""
@@ -364,7 +390,7 @@ class PhysicsEngine:
         """Bytes the engine holds: ``node`` (per-node arrays and the backend's workspace) and ``edge``."""
         layout = self._layout
         node = (self._ids, layout.pos, layout.vel, layout.pos_next, layout.vel_next, layout.pinned, self._slot_of,
-                layout.ptr)  # fmt: skip
+                layout.ptr, layout.edits.origin, layout.edits.fields)  # fmt: skip
         edge = (self._edge_src, self._edge_dst, self._edge_weight, layout.nbr, layout.weight, self._csr_edge)
         return {"node": sum(a.nbytes for a in node) + self._backend.nbytes, "edge": sum(a.nbytes for a in edge)}
 

@@ -8,6 +8,8 @@ tests compare whole engines step for step, seam included.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -125,6 +127,9 @@ class ReferenceBackend:
     kind = Backend.REFERENCE
     nbytes = 0
 
+    def host_array(self, shape: tuple[int, ...], dtype: npt.DTypeLike) -> npt.NDArray[Any]:
+        return np.zeros(shape, dtype=dtype)
+
     def upload(self, layout: Layout, changed: Change) -> None:
         """Nothing to do: the reference reads the host arrays afresh every step."""
 
@@ -138,4 +143,9 @@ class ReferenceBackend:
                     cutoff=scalars.cutoff)  # fmt: skip
 
     def download(self, layout: Layout) -> None:
-        """Nothing to do: ``step`` wrote ``layout.pos_next`` and ``vel_next`` itself."""
+        """``step`` wrote ``layout.pos_next`` and ``vel_next`` itself: make them current."""
+        layout.swap()
+
+    def finish(self, layout: Layout) -> float | None:
+        """Nothing to wait for."""
+        return None

@@ -65,15 +65,20 @@ def resolve_physics(
 def warm_up(backend: Backend, params: SimParams) -> None:
     """Compile every kernel ``backend`` may run, so the first real tick does not overrun by seconds.
 
-    A three-node probe takes each path once: serial and parallel all pairs, serial and parallel
-    Barnes-Hut (the CUDA backend: the grid multipole) and the cell list, should a client switch to it.
+    A small probe takes each path once: serial and parallel all pairs, serial and parallel
+    Barnes-Hut (the CUDA backend: the grid multipole) and the cell list (on CUDA, the multipole
+    grid's near field), should a client switch to it; and on CUDA the edits a live swarm sends
+    (a removal moved on the device, a few changed weights sent alone).
     """
     probe = PhysicsEngine(params, backend=backend)
-    probe.add_nodes(np.array([1, 2, 3], dtype=np.uint32))
-    probe.set_edges([1], [2], [1.0])
+    ids = np.array([1, 2, 3, 4, 5], dtype=np.uint32)
+    probe.add_nodes(ids)
+    probe.set_edges(ids[:4], ids[1:], [1.0, 1.0, 1.0, 1.0])
     probe.step()
+    probe.set_edge_weights([1.0, 0.5, 1.0, 1.0])  # one weight of four: sent alone
     probe.thresholds.parallel = 0
     probe.step()
+    probe.remove_nodes(ids[:1])  # the last node moves into the hole, on the device
     probe.thresholds.tree = 0
     probe.thresholds.multipole = 0
     probe.step()
@@ -81,3 +86,4 @@ def warm_up(backend: Backend, params: SimParams) -> None:
     probe.step()
     probe.params = probe.params.replace(cutoff=10.0)
     probe.step()
+    probe.synchronize()

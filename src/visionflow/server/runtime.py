@@ -85,7 +85,8 @@ class Runtime:
         self.otlp = OtlpIngest(self.state, self.metrics, idle_s=settings.otlp_idle_s, expire_s=settings.otlp_expire_s)
         self.source: AgentSource = source or build_source(settings, self.metrics, self.ingest, self.otlp)
         self.physics = resolve_physics(settings.physics)
-        self.engine = PhysicsEngine(SimParams(), backend=self.physics.backend, seed=settings.seed)
+        self.engine = PhysicsEngine(SimParams(), backend=self.physics.backend, seed=settings.seed,
+                                    frame_hz=settings.tick_hz)  # fmt: skip
         # The hub pulls snapshots from the news; the pipeline feeds the news and publishes to the hub.
         news = SwarmNews(self.state, self.engine, tick_hz=settings.tick_hz, metadata_hz=settings.metadata_hz)
         self.hub = StreamHub(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from visionflow.physics import Backend, Method, PhysicsEngine, SimParams
@@ -26,7 +26,7 @@ def test_scalars_are_float32_in_the_kernels_order() -> None:
     values = [s.repulsion, s.softening, s.cutoff2, *s.motion]
     assert all(type(v) is np.float32 for v in values)
     assert (s.repulsion, s.softening) == (np.float32(p.repulsion), np.float32(p.softening))
-    assert (s.theta, s.cutoff, s.cutoff2) == (0.7, 0.0, np.float32(math.inf))
+    assert (s.theta, s.cutoff, s.cutoff2) == (0.7, 0.0, np.finfo(np.float32).max)  # finite: no inf under fastmath
 
 
 def test_scalars_follow_new_params_and_the_per_step_values() -> None:
@@ -50,6 +50,9 @@ class Recorder:
     def nbytes(self) -> int:
         return self.inner.nbytes
 
+    def host_array(self, shape: tuple[int, ...], dtype: npt.DTypeLike) -> npt.NDArray[Any]:
+        return self.inner.host_array(shape, dtype)
+
     def upload(self, layout: Layout, changed: Change) -> None:
         self.calls.append(("upload", changed))
         self.inner.upload(layout, changed)
@@ -65,6 +68,10 @@ class Recorder:
         self.calls.append(("download", layout.n))
         self.inner.download(layout)
 
+    def finish(self, layout: Layout) -> float | None:
+        self.calls.append(("finish", layout.n))
+        return self.inner.finish(layout)
+
     def uploads(self) -> list[Change]:
         changes = [arg for call, arg in self.calls if call == "upload"]
         self.calls.clear()
@@ -75,7 +82,7 @@ class Recorder:
 def recorded(monkeypatch: pytest.MonkeyPatch) -> tuple[PhysicsEngine, Recorder]:
     made: list[Recorder] = []
 
-    def open_recorder(kind: Backend, thresholds: Thresholds) -> PhysicsBackend:
+    def open_recorder(kind: Backend, thresholds: Thresholds, frame_hz: float = 60.0) -> PhysicsBackend:
         made.append(Recorder(thresholds))
         return made[-1]
 
@@ -133,7 +140,8 @@ def test_memory_counts_the_backends_workspace(kind: Backend) -> None:
     e = PhysicsEngine(backend=kind, capacity=64, tree_threshold=0)
     e.add_nodes(node_ids(64))
     e.step()
-    arrays = 64 * (4 + 4 * 12 + 1) + 1024 * 4 + 65 * 8  # ids, pos/vel twice, pins, slot lookup, CSR rows
+    # ids, pos/vel twice, pins, slot edits (origin, fields), slot lookup, CSR rows
+    arrays = 64 * (4 + 4 * 12 + 1 + 4 + 1) + 1024 * 4 + 65 * 8
     scratch = 64 * 2 * 12  # the CPU kernels' split positions and repulsion
     held = e.memory()["node"]
     assert held == arrays if kind is Backend.REFERENCE else held > arrays + scratch  # the tree's arrays on top

@@ -76,5 +76,5 @@ def test_warm_up_on_the_cuda_simulator_takes_both_repulsion_methods(monkeypatch:
 
     monkeypatch.setattr(CudaBackend, "step", recording)
     warm_up(Backend.CUDA, SimParams())
-    assert set(taken) == {Method.EXACT, Method.GRID_MULTIPOLE}
-    assert taken[-1] is Method.EXACT  # with a cutoff: the all-pairs kernel's mask
+    assert set(taken) == {Method.EXACT, Method.GRID_MULTIPOLE, Method.GRID}
+    assert taken[-1] is Method.GRID  # with a cutoff: the multipole grid's near field

@@ -4,12 +4,13 @@ Repulsion is exact all pairs for small layouts (``kernels``), a Barnes-Hut octre
 threshold (``tree``) and a uniform-grid cell list when a cutoff is set (``grid``); springs, gravity
 and the integration are the same code for all three. Below the parallel threshold the kernels run
 in the calling thread (all but the cell list's search, which is parallel at any size). Nothing needs
-uploading: the kernels write the engine's next buffers directly, so ``download`` has nothing to do.
+uploading: the kernels write the engine's next buffers directly, and ``download`` makes them current.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +44,9 @@ class CpuBackend:
     def nbytes(self) -> int:
         return self._soa.nbytes + self._force.nbytes + self.tree.nbytes
 
+    def host_array(self, shape: tuple[int, ...], dtype: npt.DTypeLike) -> npt.NDArray[Any]:
+        return np.zeros(shape, dtype=dtype)
+
     def upload(self, layout: Layout, changed: Change) -> None:
         """Forget the tree's node order when slots changed meaning; size the scratch to the engine's capacity."""
         if changed & Change.NODES:
@@ -75,4 +79,9 @@ class CpuBackend:
         return finish(*head, force, *graph, *scalars.motion)
 
     def download(self, layout: Layout) -> None:
-        """Nothing to do: the kernels wrote ``layout.pos_next`` and ``vel_next`` themselves."""
+        """The kernels wrote ``layout.pos_next`` and ``vel_next`` themselves: make them current."""
+        layout.swap()
+
+    def finish(self, layout: Layout) -> float | None:
+        """Nothing to wait for: ``download`` left the last step current."""
+        return None

@@ -2,15 +2,25 @@
 
 Pure kernels over device arrays, with the formulas of ``cpu.kernels`` and ``reference``:
 
-- ``repulsion_exact``: all pairs, tiled: each block stages ``TILE`` positions in shared
-  memory, every thread of the block sums them, then the next tile comes in. Coincident
-  nodes get the all-pairs kernel's fixed push apart. ``cutoff2`` (squared range, or
-  infinity) turns it into the cut-off mode.
+- ``repulsion_exact``: all pairs, tiled. A block of ``TILE`` threads stages ``TILE`` positions
+  in three shared arrays (x, y, z), every thread sums them, then the next tile comes in. A
+  pair costs one reciprocal square root (the special-function unit's one op) and about twenty
+  instructions (``compile_check`` counts them). Below a few tens of thousands of nodes a grid of
+  one block per ``TILE`` nodes leaves most SMs idle, so the j range is split over ``blockIdx.y``
+  (``split``) and each slice writes its own force row, summed by ``integrate`` in a fixed order.
+  Coincident nodes are counted inside the tile loop (a signed count: the fixed push of
+  ``cpu.kernels.coincident_push`` depends only on which node comes first) and pushed after it.
 - ``integrate``: springs from the CSR adjacency, gravity, bounds, clamps, the semi-implicit
-  Euler update and pinned nodes; each block adds its kinetic energy to ``energy[0]``.
+  Euler update and pinned nodes; each block adds its kinetic energy into one slot of a ring of
+  three and zeroes the next, so no step needs the host to clear it.
+- ``move_rows``, ``write_rows``: bring the device rows up to date with the host's edits
+  (removals move rows on the device; new, moved and pinned nodes come from the host).
+- ``gather_weights``, ``scatter_weights``: spring weights per edge to the CSR order.
 
+Indices are ``uint32``: 32-bit arithmetic, and no negative-index wraparound code in the loops.
 Each thread writes only its own node's rows, as on the CPU. With ``NUMBA_ENABLE_CUDASIM=1``
-numba-cuda runs these on the CPU, which is how CI tests them against the NumPy reference.
+numba-cuda runs these on the CPU, which is how CI tests them against the NumPy reference;
+``compile_check`` compiles them for the real targets.
 """
 
 from __future__ import annotations
@@ -18,16 +28,71 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from numba import config, float32
+import numpy as np
+from numba import config, float32, uint32
 from numba import cuda as _cuda
 
 cuda: Any = _cuda  # numba-cuda's intrinsics (shared, grid, syncthreads) are not typed
 
-__all__ = ["TILE", "coincident_push", "integrate", "repulsion_exact", "spring_tension"]
+__all__ = [
+    "BLOCK",
+    "COINCIDENT",
+    "FAR",
+    "MAX_SPLIT",
+    "TILE",
+    "coincident_push",
+    "gather_weights",
+    "integrate",
+    "move_rows",
+    "repulsion_exact",
+    "rsqrt",
+    "scatter_weights",
+    "split",
+    "spring_tension",
+    "write_rows",
+]
 
-TILE = 32 if getattr(config, "ENABLE_CUDASIM", 0) else 128
-"""Threads per block, and positions staged in shared memory per tile (fewer on the simulator,
-which runs every thread of a block as a Python thread)."""
+SIMULATOR = bool(getattr(config, "ENABLE_CUDASIM", 0))
+TILE = 32 if SIMULATOR else 64
+"""Threads per block of the all-pairs kernel, and positions per shared tile (the simulator runs
+every thread of a block as a Python thread, so it gets fewer)."""
+BLOCK = 32 if SIMULATOR else 128
+"""Threads per block of every other kernel."""
+MAX_SPLIT = 16
+"""Most slices the all-pairs j range is split into."""
+MIN_SPAN = 16 * TILE
+"""Fewest nodes in one slice: less and a block's few tiles cost more in launch and reduction than they save."""
+COINCIDENT = float32(1e-10)
+"""Squared distance under which two nodes count as one point (every backend uses it)."""
+FAR = float32(3.0e38)
+"""Finite stand-in for infinity (under fastmath the compiler may assume no value is infinite)."""
+
+_U_TILE = np.uint32(TILE)
+_U_BLOCK = np.uint32(BLOCK)
+
+
+def split(n: int, sms: int, min_span: int = MIN_SPAN) -> tuple[int, int]:
+    """(slices, span): the j range of ``n`` nodes cut into slices of ``span`` nodes (a whole number of
+    tiles), enough for about 16 blocks per SM on ``sms`` SMs, at most ``MAX_SPLIT``."""
+    blocks = max(1, -(-n // TILE))
+    want = min(MAX_SPLIT, max(1, -(-16 * sms // blocks)), max(1, n // max(min_span, TILE)))
+    span = -(-n // want)
+    span = max(TILE, -(-span // TILE) * TILE)
+    return max(1, -(-n // span)), span
+
+
+if SIMULATOR:
+
+    @cuda.jit(device=True)
+    def rsqrt(x):  # type: ignore[no-untyped-def]
+        """1 / sqrt(x): the simulator has no libdevice (its functions there return nothing)."""
+        return float32(1.0) / math.sqrt(x)
+
+else:
+    from numba.cuda import libdevice
+
+    rsqrt = libdevice.rsqrtf
+    """One ``rsqrt.approx`` (a single special-function op), where ``1 / sqrt`` takes two."""
 
 
 @cuda.jit(device=True, fastmath=True)
@@ -37,8 +102,8 @@ def coincident_push(ahead, repulsion, softening):  # type: ignore[no-untyped-def
     jx = s * float32(0.01)
     jy = s * float32(0.007)
     jz = s * float32(0.003)
-    r2 = jx * jx + jy * jy + jz * jz + softening
-    inv = repulsion / (r2 * math.sqrt(r2))
+    r = rsqrt(jx * jx + jy * jy + jz * jz + softening)
+    inv = repulsion * r * r * r
     return jx * inv, jy * inv, jz * inv
 
 
@@ -53,11 +118,16 @@ def spring_tension(d, rest_length, exponent):  # type: ignore[no-untyped-def]
 
 
 @cuda.jit(fastmath=True)
-def repulsion_exact(pos, n, repulsion, softening, cutoff2, force):  # type: ignore[no-untyped-def]
-    """``force[i]`` = repulsion on node i from every node within range."""
-    tile = cuda.shared.array(shape=(TILE, 3), dtype=float32)
-    i = cuda.grid(1)
-    t = cuda.threadIdx.x
+def repulsion_exact(pos, n, span, repulsion, softening, force):  # type: ignore[no-untyped-def]
+    """``force[s, i]`` = repulsion on node i from nodes ``s * span`` up to ``(s + 1) * span`` (s = blockIdx.y)."""
+    tx = cuda.shared.array(shape=TILE, dtype=float32)
+    ty = cuda.shared.array(shape=TILE, dtype=float32)
+    tz = cuda.shared.array(shape=TILE, dtype=float32)
+    t = uint32(cuda.threadIdx.x)
+    first = uint32(cuda.blockIdx.x) * _U_TILE
+    i = first + t
+    start = uint32(cuda.blockIdx.y) * span
+    stop = min(uint32(start + span), n)
     xi = float32(0.0)
     yi = float32(0.0)
     zi = float32(0.0)
@@ -68,77 +138,102 @@ def repulsion_exact(pos, n, repulsion, softening, cutoff2, force):  # type: igno
     fx = float32(0.0)
     fy = float32(0.0)
     fz = float32(0.0)
-    close = 0
-    for base in range(0, n, TILE):
-        j = base + t
-        if j < n:
-            tile[t, 0] = pos[j, 0]
-            tile[t, 1] = pos[j, 1]
-            tile[t, 2] = pos[j, 2]
+    ahead = float32(0.0)
+    """Coincident nodes before i less those after it: the sum of the push's signs."""
+    base = start
+    while base < stop:
+        j = uint32(base + t)
+        if j < stop:
+            tx[t] = pos[j, 0]
+            ty[t] = pos[j, 1]
+            tz[t] = pos[j, 2]
         cuda.syncthreads()
-        count = min(TILE, n - base)
-        for k in range(count):
-            dx = xi - tile[k, 0]
-            dy = yi - tile[k, 1]
-            dz = zi - tile[k, 2]
-            d2 = dx * dx + dy * dy + dz * dz
-            if d2 < cutoff2:
-                inv = repulsion / ((d2 + softening) * math.sqrt(d2 + softening))
+        count = min(_U_TILE, uint32(stop - base))
+        close = float32(0.0)
+        if count == _U_TILE and base != first:
+            k = uint32(0)
+            while k < _U_TILE:  # a whole tile, all before or all after i: no per-pair index or sign
+                dx = xi - tx[k]
+                dy = yi - ty[k]
+                dz = zi - tz[k]
+                d2 = dx * dx + dy * dy + dz * dz
+                r = rsqrt(d2 + softening)
+                inv = r * r * r
                 fx += dx * inv
                 fy += dy * inv
                 fz += dz * inv
-            if d2 < float32(1e-10):
-                close += 1
+                close += float32(1.0) if d2 < COINCIDENT else float32(0.0)
+                k = uint32(k + 1)
+            ahead += close if base < first else -close
+        else:  # i's own tile or the last, partial one: the sign goes pair by pair
+            k = uint32(0)
+            while k < count:
+                dx = xi - tx[k]
+                dy = yi - ty[k]
+                dz = zi - tz[k]
+                d2 = dx * dx + dy * dy + dz * dz
+                r = rsqrt(d2 + softening)
+                inv = r * r * r
+                fx += dx * inv
+                fy += dy * inv
+                fz += dz * inv
+                if d2 < COINCIDENT:
+                    j = uint32(base + k)
+                    ahead += float32(1.0) if j < i else float32(-1.0) if j > i else float32(0.0)
+                k = uint32(k + 1)
         cuda.syncthreads()
-    if i >= n:
-        return
-    if close > 1:
-        for j in range(n):
-            dx = xi - pos[j, 0]
-            dy = yi - pos[j, 1]
-            dz = zi - pos[j, 2]
-            if j != i and dx * dx + dy * dy + dz * dz < float32(1e-10):
-                px, py, pz = coincident_push(i > j, repulsion, softening)
-                fx += px
-                fy += py
-                fz += pz
-    force[i, 0] = fx
-    force[i, 1] = fy
-    force[i, 2] = fz
+        base = uint32(base + _U_TILE)
+    if i < n:
+        px, py, pz = coincident_push(True, repulsion, softening)
+        s = uint32(cuda.blockIdx.y)
+        force[s, i, 0] = repulsion * fx + ahead * px
+        force[s, i, 1] = repulsion * fy + ahead * py
+        force[s, i, 2] = repulsion * fz + ahead * pz
 
 
 @cuda.jit(fastmath=True)
 def integrate(  # type: ignore[no-untyped-def]
-    pos, vel, out_pos, out_vel, force, ptr, nbr, weight, pinned, n,
-    dt, spring_k, rest_length, spring_exponent, gravity, damping, max_force, max_speed, warm, bounds_radius, energy,
+    pos, vel, out_pos, out_vel, force, slices, ptr, nbr, weight, pinned, n,
+    dt, spring_k, rest_length, spring_exponent, gravity, damping, max_force, max_speed, warm, bounds_radius,
+    energy, slot,
 ):  # fmt: skip
-    """Add springs, gravity and bounds to ``force``, then move every node one step."""
-    partial = cuda.shared.array(shape=TILE, dtype=float32)
-    i = cuda.grid(1)
-    t = cuda.threadIdx.x
+    """Add springs, gravity and bounds to the repulsion (the sum of ``force[:slices, i]``), then move every node.
+
+    The kinetic energy goes into ``energy[slot]``; ``energy[(slot + 1) % 3]``, the next step's, is zeroed here.
+    """
+    partial = cuda.shared.array(shape=BLOCK, dtype=float32)
+    t = uint32(cuda.threadIdx.x)
+    i = uint32(cuda.blockIdx.x) * _U_BLOCK + t
+    if i == 0:
+        energy[(slot + 1) % 3] = float32(0.0)
     kinetic = float32(0.0)
     if i < n:
         xi = pos[i, 0]
         yi = pos[i, 1]
         zi = pos[i, 2]
-        fx = force[i, 0]
-        fy = force[i, 1]
-        fz = force[i, 2]
+        fx = float32(0.0)
+        fy = float32(0.0)
+        fz = float32(0.0)
+        for s in range(slices):
+            fx += force[s, i, 0]
+            fy += force[s, i, 1]
+            fz += force[s, i, 2]
         for e in range(ptr[i], ptr[i + 1]):
             j = nbr[e]
             dx = pos[j, 0] - xi
             dy = pos[j, 1] - yi
             dz = pos[j, 2] - zi
-            d = math.sqrt(dx * dx + dy * dy + dz * dz)
-            if d > float32(1e-6):
-                f = spring_k * weight[e] * spring_tension(d, rest_length, spring_exponent) / d
+            d2 = dx * dx + dy * dy + dz * dz
+            if d2 > float32(1e-12):  # longer than 1e-6, as on the CPU
+                inv = rsqrt(d2)
+                f = spring_k * weight[e] * spring_tension(d2 * inv, rest_length, spring_exponent) * inv
                 fx += dx * f
                 fy += dy * f
                 fz += dz * f
         fx -= gravity * xi
         fy -= gravity * yi
         fz -= gravity * zi
-        if bounds_radius > 0.0:
+        if bounds_radius > float32(0.0):
             r = math.sqrt(xi * xi + yi * yi + zi * zi)
             if r > bounds_radius:
                 k = (r - bounds_radius) / r
@@ -155,7 +250,7 @@ def integrate(  # type: ignore[no-untyped-def]
         else:
             f2 = fx * fx + fy * fy + fz * fz
             if f2 > max_force * max_force:
-                s = max_force / math.sqrt(f2)
+                s = max_force * rsqrt(f2)
                 fx *= s
                 fy *= s
                 fz *= s
@@ -164,7 +259,7 @@ def integrate(  # type: ignore[no-untyped-def]
             vz = (vel[i, 2] + fz * warm * dt) * damping
             v2 = vx * vx + vy * vy + vz * vz
             if v2 > max_speed * max_speed:
-                s = max_speed / math.sqrt(v2)
+                s = max_speed * rsqrt(v2)
                 vx *= s
                 vy *= s
                 vz *= s
@@ -177,11 +272,68 @@ def integrate(  # type: ignore[no-untyped-def]
             kinetic = float32(0.5) * (vx * vx + vy * vy + vz * vz)
     partial[t] = kinetic
     cuda.syncthreads()
-    stride = TILE // 2
+    stride = uint32(BLOCK // 2)
     while stride > 0:
         if t < stride:
             partial[t] += partial[t + stride]
         cuda.syncthreads()
-        stride //= 2
+        stride = uint32(stride // 2)
     if t == 0:
-        cuda.atomic.add(energy, 0, partial[0])
+        cuda.atomic.add(energy, slot, partial[0])
+
+
+@cuda.jit
+def move_rows(pos, vel, edits, count):  # type: ignore[no-untyped-def]
+    """Rows that a removal moved: ``edits[r] = (slot, origin, ...)``, row ``origin`` copied into ``slot``.
+
+    No origin is also a slot being written (a moved node only ever moves down, into a hole below
+    the last slot), so every thread reads rows no other thread writes.
+    """
+    r = uint32(cuda.grid(1))
+    if r >= count:
+        return
+    slot = edits[r, 0]
+    origin = edits[r, 1]
+    if origin < 0 or origin == slot:
+        return
+    for a in range(3):
+        pos[slot, a] = pos[origin, a]
+        vel[slot, a] = vel[origin, a]
+
+
+@cuda.jit
+def write_rows(pos, vel, pinned, edits, values, count):  # type: ignore[no-untyped-def]
+    """What the host wrote: ``edits[r] = (slot, origin, fields, pinned)``, ``values[r]`` = its position and velocity.
+
+    ``fields`` bit 1: the position, bit 2: the velocity; the pin flag always (the host owns it).
+    Runs after ``move_rows``, so a row the host wrote wins over the one a removal moved there.
+    """
+    r = uint32(cuda.grid(1))
+    if r >= count:
+        return
+    slot = edits[r, 0]
+    fields = edits[r, 2]
+    if fields & 1:
+        for a in range(3):
+            pos[slot, a] = values[r, a]
+    if fields & 2:
+        for a in range(3):
+            vel[slot, a] = values[r, 3 + a]
+    pinned[slot] = edits[r, 3]
+
+
+@cuda.jit
+def gather_weights(edge_weight, csr_edge, entries, weight):  # type: ignore[no-untyped-def]
+    """``weight[e]`` = the weight of the edge behind CSR entry e."""
+    e = uint32(cuda.grid(1))
+    if e < entries:
+        weight[e] = edge_weight[csr_edge[e]]
+
+
+@cuda.jit
+def scatter_weights(edge_weight, changes, values, count):  # type: ignore[no-untyped-def]
+    """``edge_weight[changes[r, 0]] = values[r, 1]`` (``values``: ``changes`` as float32): the edges whose weight
+    changed since the last upload."""
+    r = uint32(cuda.grid(1))
+    if r < count:
+        edge_weight[changes[r, 0]] = values[r, 1]

@@ -38,7 +38,9 @@ def test_cuda_spring_laws_match_reference(exponent: float) -> None:
 
 def _assert_same_steps(gpu: PhysicsEngine, oracle: PhysicsEngine) -> None:
     for step in range(4):
-        eg = gpu.step().kinetic_energy
+        gpu.step()
+        gpu.synchronize()  # the positions come back asynchronously: wait for this step's
+        eg = gpu.kinetic_energy
         eo = oracle.step().kinetic_energy
         np.testing.assert_allclose(gpu.positions, oracle.positions, rtol=1e-4, atol=1e-3, err_msg=f"step {step}")
         np.testing.assert_allclose(gpu.velocities, oracle.velocities, rtol=1e-3, atol=1e-3, err_msg=f"step {step}")
@@ -57,6 +59,7 @@ def test_cuda_cutoff_pins_bounds_and_changes_between_steps() -> None:
                 e.remove_nodes(node_ids(1, start=20))
                 e.set_edge_weights(np.linspace(0.1, 1.0, e.edge_count))
         gpu.step()
+        gpu.synchronize()
         oracle.step()
         np.testing.assert_allclose(gpu.positions, oracle.positions, rtol=1e-4, atol=1e-3, err_msg=f"step {step}")
     held = gpu.slots_of(node_ids(3, start=4))
